@@ -1,0 +1,906 @@
+// Command cicdllm turns Git repositories into question-and-answer
+// fine-tuning data for code LLMs. Run `cicdllm help` for the commands.
+//
+// main.go parses flags, wires the packages together and maps errors to exit
+// codes; the work itself lives in pipeline, store, llm and ui.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"golang.org/x/term"
+
+	"cicdllm/pipeline"
+	"cicdllm/store"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2 // bad flags, bad configuration, not implemented yet
+	exitLocked      = 3 // another cicdllm holds the workspace
+	exitInterrupted = 130
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	a := &app{
+		stdin:     os.Stdin,
+		stdout:    os.Stdout,
+		stderr:    os.Stderr,
+		lookupEnv: os.LookupEnv,
+		environ:   os.Environ,
+		interactive: func() bool {
+			return term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
+		},
+	}
+	code := a.run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// app is one invocation of the binary; tests build it with their own
+// streams and environment.
+type app struct {
+	stdin       io.Reader
+	stdout      io.Writer
+	stderr      io.Writer
+	lookupEnv   func(string) (string, bool)
+	environ     func() []string
+	interactive func() bool // stdin and stdout are terminals
+}
+
+// globals are the flags every command accepts, before or after its name.
+type globals struct {
+	workdir     string
+	dataDir     string
+	config      string
+	maxLogFiles int
+	verbose     bool
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.workdir, "workdir", g.workdir, "workspace directory")
+	fs.StringVar(&g.dataDir, "data-dir", g.dataDir, "data directory, relative to the workspace")
+	fs.StringVar(&g.config, "config", g.config, "config file")
+	fs.IntVar(&g.maxLogFiles, "max-log-files", g.maxLogFiles, "log files kept")
+	fs.BoolVar(&g.verbose, "v", g.verbose, "verbose")
+	fs.BoolVar(&g.verbose, "verbose", g.verbose, "verbose")
+}
+
+// globalFlagKeys maps global flags onto config keys, so they show up as the
+// "flag" source in `config show` and pass through validation.
+func globalFlagKeys() map[string]string {
+	return map[string]string{"max-log-files": "logging.max_log_files"}
+}
+
+const globalUsage = `Global flags (before or after the command):
+  --workdir DIR         workspace directory (default ".")
+  --data-dir DIR        data directory, relative to the workspace (default "data")
+  --config FILE         config file (default: $CICDLLM_CONFIG, ./cicdllm.toml,
+                        $XDG_CONFIG_HOME/cicdllm/config.toml)
+  --max-log-files N     log files kept in logs/ (default 5)
+  -v, --verbose         debug logging, also copied to stderr
+  -h, --help            help for the command`
+
+// command is one subcommand.
+type command struct {
+	name     string
+	args     string // synopsis after the name
+	summary  string
+	help     string                 // description and examples for `CMD -h`
+	flags    func(fs *flag.FlagSet) // registers the command's own flags
+	flagKeys map[string]string      // command flag -> config key
+	run      func(ctx context.Context, env *cmdEnv, args []string) error
+	needsEnv bool
+	noLog    bool
+	issue    int // > 0: not implemented yet; lands with that issue
+	hidden   bool
+}
+
+// cmdEnv is what a command gets: the globals and flag overrides always;
+// the workspace, configuration and log when the command has needsEnv.
+type cmdEnv struct {
+	*app
+	g         globals
+	overrides []pipeline.Override
+	ws        pipeline.Workspace
+	cfg       *pipeline.Loaded
+	log       *pipeline.Log
+	logger    *slog.Logger
+}
+
+func (a *app) commands() []*command {
+	return []*command{
+		{name: "tui", summary: "open the terminal UI (the default with no arguments on a terminal)", issue: 7,
+			help: "Watch generation live, pause, skip, retry, curate samples and export.\n\nExamples:\n  cicdllm\n  cicdllm tui --workdir ~/datasets/k8s"},
+		{name: "scrape", summary: "clone or update the repositories listed in repos.txt", issue: 4,
+			help: "Reads repos.txt (URLs, org/user/group URLs, local paths) and keeps bare clones in repos/.\n\nExamples:\n  cicdllm scrape\n  cicdllm scrape --workdir ~/datasets/k8s"},
+		{name: "prepare", summary: "generate questions and answers for every selected file", issue: 5,
+			help: "Asks the LLM for questions about each chunk of each file, then for grounded answers.\n\nExamples:\n  cicdllm prepare\n  cicdllm prepare --workdir ~/datasets/k8s"},
+		{name: "retry", summary: "reprocess the files that failed", issue: 5,
+			help: "Re-runs exactly the files listed as failed and clears each on success.\n\nExamples:\n  cicdllm retry"},
+		{name: "export", summary: "write a training set (CSV, Alpaca, ChatML, ShareGPT, Llama 3, ...)", issue: 6,
+			help: "Streams the active samples into one of the training formats.\n\nExamples:\n  cicdllm export --template chatml-jsonl --output-file dataset.jsonl"},
+		{name: "mlx", args: "list|download|info|remove [MODEL]", summary: "manage MLX models in the Hugging Face cache", issue: 8,
+			help: "Lists, downloads, inspects and removes models in the standard Hugging Face cache.\n\nExamples:\n  cicdllm mlx list\n  cicdllm mlx download mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"},
+		a.statusCommand(),
+		a.statsCommand(),
+		a.configCommand(),
+		a.resetCommand(),
+		{name: "demo", summary: "try cicdllm offline on a sample repository with a simulated LLM", issue: 7,
+			help: "Creates a temporary workspace, starts the built-in LLM simulator and opens the UI.\n\nExamples:\n  cicdllm demo"},
+		{name: "version", summary: "print the version", run: a.runVersion,
+			help: "Prints the version, commit and Go toolchain.\n\nExamples:\n  cicdllm version"},
+		{name: "help", args: "[COMMAND]", summary: "show help for cicdllm or a command", run: a.runHelp,
+			help: "Examples:\n  cicdllm help\n  cicdllm help reset"},
+	}
+}
+
+func (a *app) findCommand(name string) *command {
+	for _, c := range a.commands() {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// exitError carries an exit code with the message.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// run executes one invocation and returns its exit code.
+func (a *app) run(ctx context.Context, args []string) int {
+	g := globals{workdir: ".", dataDir: "data", maxLogFiles: 5}
+	gfs := flag.NewFlagSet("cicdllm", flag.ContinueOnError)
+	gfs.SetOutput(io.Discard)
+	g.register(gfs)
+	if err := gfs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.printOverview(a.stdout)
+			return exitOK
+		}
+		fmt.Fprintf(a.stderr, "cicdllm: %v\nRun 'cicdllm help' for usage.\n", err)
+		return exitUsage
+	}
+	setBefore := visited(gfs)
+	rest := gfs.Args()
+	if len(rest) == 0 {
+		if a.interactive() {
+			rest = []string{"tui"}
+		} else {
+			a.printOverview(a.stderr)
+			return exitUsage
+		}
+	}
+	cmd := a.findCommand(rest[0])
+	if cmd == nil {
+		names := make([]string, 0)
+		for _, c := range a.commands() {
+			names = append(names, c.name)
+		}
+		fmt.Fprintf(a.stderr, "cicdllm: unknown command %q%s\nRun 'cicdllm help' for the list of commands.\n", rest[0], didYouMean(rest[0], names))
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("cicdllm "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	g.register(fs)
+	if cmd.flags != nil {
+		cmd.flags(fs)
+	}
+	positional, err := parseInterspersed(fs, rest[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.printCommandHelp(a.stdout, cmd, fs)
+			return exitOK
+		}
+		fmt.Fprintf(a.stderr, "cicdllm %s: %v\nRun 'cicdllm %s -h' for usage.\n", cmd.name, err, cmd.name)
+		return exitUsage
+	}
+	if cmd.issue > 0 {
+		fmt.Fprintf(a.stderr, "cicdllm %s: not implemented yet\n", cmd.name)
+		return exitUsage
+	}
+	set := visited(fs)
+	for k := range setBefore {
+		set[k] = true
+	}
+	env := &cmdEnv{app: a, g: g, overrides: flagOverrides(g, cmd, fs, set), logger: slog.New(slog.DiscardHandler)}
+	if cmd.needsEnv {
+		closeEnv, err := env.setup(cmd)
+		if err != nil {
+			return a.report(ctx, cmd.name, err)
+		}
+		defer closeEnv()
+		env.logger.Info("command started", "command", cmd.name, "args", strings.Join(positional, " "),
+			"workspace", env.ws.Dir, "config", env.cfg.File, "version", versionString())
+	}
+	err = cmd.run(ctx, env, positional)
+	if cmd.needsEnv {
+		if err != nil {
+			env.logger.Error("command failed", "command", cmd.name, "err", err)
+		} else {
+			env.logger.Info("command finished", "command", cmd.name)
+		}
+	}
+	return a.report(ctx, cmd.name, err)
+}
+
+// report prints err (one line per problem) and maps it to an exit code.
+func (a *app) report(ctx context.Context, name string, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	code := exitFailure
+	var ee *exitError
+	var ce *pipeline.ConfigError
+	switch {
+	case errors.As(err, &ce):
+		for _, p := range ce.Problems {
+			fmt.Fprintf(a.stderr, "cicdllm %s: %s\n", name, p)
+		}
+		return exitUsage
+	case store.IsLocked(err):
+		code = exitLocked
+	case errors.As(err, &ee):
+		code = ee.code
+	case ctx.Err() != nil:
+		code = exitInterrupted
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(a.stderr, "cicdllm %s: %s\n", name, line)
+	}
+	return code
+}
+
+// flagOverrides turns the flags the user set into config overrides, so
+// they show up as the "flag" source in `config show` and pass through
+// validation like any other value.
+func flagOverrides(g globals, cmd *command, fs *flag.FlagSet, set map[string]bool) []pipeline.Override {
+	keys := globalFlagKeys()
+	for k, v := range cmd.flagKeys {
+		keys[k] = v
+	}
+	var out []pipeline.Override
+	fs.VisitAll(func(f *flag.Flag) {
+		if key, ok := keys[f.Name]; ok && set[f.Name] {
+			out = append(out, pipeline.Override{Key: key, Value: f.Value.String(), Flag: "--" + f.Name})
+		}
+	})
+	if g.verbose {
+		out = append(out, pipeline.Override{Key: "logging.level", Value: "debug", Flag: "-v"})
+	}
+	return out
+}
+
+// loadConfig resolves the workspace and loads its configuration.
+func (e *cmdEnv) loadConfig() error {
+	ws, err := pipeline.NewWorkspace(e.g.workdir, e.g.dataDir)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	cfg, err := pipeline.LoadConfig(pipeline.LoadOptions{
+		Workdir: ws.Dir, Path: e.g.config, LookupEnv: e.lookupEnv, Environ: e.environ, Overrides: e.overrides,
+	})
+	if err != nil {
+		return err
+	}
+	e.ws, e.cfg = ws, cfg
+	return nil
+}
+
+// setup loads the configuration and opens the run's log file.
+func (e *cmdEnv) setup(cmd *command) (func(), error) {
+	if err := e.loadConfig(); err != nil {
+		return nil, err
+	}
+	if cmd.noLog {
+		return func() {}, nil
+	}
+	var mirror io.Writer
+	if e.g.verbose {
+		mirror = e.stderr
+	}
+	c := e.cfg.Config
+	log, err := pipeline.OpenLog(pipeline.LogOptions{
+		Dir:      e.ws.LogsDir,
+		MaxFiles: c.Logging.MaxLogFiles,
+		Level:    logLevel(c.Logging.Level),
+		Secrets:  c.SecretValues(e.lookupEnv),
+		Mirror:   mirror,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open the log in %s: %w", e.ws.LogsDir, err)
+	}
+	e.log, e.logger = log, log.Logger
+	return func() { _ = log.Close() }, nil
+}
+
+func logLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// openStore opens the workspace database. Writers take the workspace lock;
+// readers (status, stats) do not, so they work while prepare runs.
+func (e *cmdEnv) openStore(ctx context.Context, write bool) (*store.Store, error) {
+	return store.Open(ctx, e.ws.DBPath, store.Options{Lock: write})
+}
+
+// parseInterspersed parses flags anywhere among positional arguments, so
+// `reset db --yes` and `reset --yes db` both work; "--" ends flag parsing.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		consumed := args[:len(args)-len(rest)]
+		if len(consumed) > 0 && consumed[len(consumed)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+func visited(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+func didYouMean(got string, names []string) string {
+	for _, n := range names {
+		if strings.HasPrefix(n, got) || strings.HasPrefix(got, n) || editDistance(got, n) <= 2 {
+			return fmt.Sprintf(" (did you mean %q?)", n)
+		}
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
+// ---- help and version ------------------------------------------------------
+
+func (a *app) printOverview(w io.Writer) {
+	fmt.Fprint(w, `cicdllm turns Git repositories into question-and-answer fine-tuning data for
+code LLMs, using a local LLM server (llama-server, Ollama, vLLM, LM Studio,
+any OpenAI-compatible API) or MLX on Apple Silicon.
+
+Usage:
+  cicdllm [global flags] <command> [flags] [arguments]
+
+Commands:
+`)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range a.commands() {
+		if c.hidden {
+			continue
+		}
+		summary := c.summary
+		if c.issue > 0 {
+			summary += " (not implemented yet)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, summary)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "\n%s\n", globalUsage)
+	fmt.Fprint(w, `
+Typical session:
+  cicdllm status                       what is in this workspace, what to do next
+  cicdllm scrape                       clone the repositories in repos.txt
+  cicdllm prepare                      generate questions and answers
+  cicdllm export --template chatml-jsonl --output-file dataset.jsonl
+
+Run 'cicdllm help <command>' or 'cicdllm <command> -h' for a command's flags.
+`)
+}
+
+func (a *app) printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: cicdllm %s", c.name)
+	if c.args != "" {
+		fmt.Fprintf(w, " %s", c.args)
+	}
+	fmt.Fprintf(w, "\n\n%s.\n", upperFirst(c.summary))
+	if c.issue > 0 {
+		fmt.Fprintf(w, "\nNot implemented yet.\n")
+	}
+	if c.flags != nil && fs != nil {
+		fmt.Fprintf(w, "\nFlags:\n")
+		own := flag.NewFlagSet("", flag.ContinueOnError)
+		c.flags(own)
+		own.SetOutput(w)
+		own.PrintDefaults()
+	}
+	if c.help != "" {
+		fmt.Fprintf(w, "\n%s\n", c.help)
+	}
+	fmt.Fprintf(w, "\n%s\n", globalUsage)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	r[0] = unicode.ToUpper(r[0])
+	return string(r)
+}
+
+func (a *app) runHelp(_ context.Context, _ *cmdEnv, args []string) error {
+	if len(args) == 0 {
+		a.printOverview(a.stdout)
+		return nil
+	}
+	c := a.findCommand(args[0])
+	if c == nil {
+		return usageError("unknown command %q; run 'cicdllm help' for the list", args[0])
+	}
+	a.printCommandHelp(a.stdout, c, flag.NewFlagSet(c.name, flag.ContinueOnError))
+	return nil
+}
+
+// versionString describes the build from the module and VCS data the Go
+// toolchain embeds.
+func versionString() string {
+	version, commit, when, dirty := "(devel)", "", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.time":
+				when = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	out := "cicdllm " + version
+	if commit != "" {
+		if len(commit) > 12 {
+			commit = commit[:12]
+		}
+		if dirty {
+			commit += "-dirty"
+		}
+		out += ", commit " + commit
+	}
+	if when != "" {
+		out += ", " + when
+	}
+	return out + ", " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
+}
+
+func (a *app) runVersion(context.Context, *cmdEnv, []string) error {
+	fmt.Fprintln(a.stdout, versionString())
+	return nil
+}
+
+// ---- status and stats ------------------------------------------------------
+
+func (a *app) statusCommand() *command {
+	return &command{
+		name: "status", summary: "show what is in the workspace and what to do next", needsEnv: true,
+		help: "Counts repositories, files and samples, shows the database size, free disk\nspace and battery, and suggests the next command.\n\nExamples:\n  cicdllm status\n  cicdllm --workdir ~/datasets/k8s status",
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			if len(args) > 0 {
+				return usageError("status takes no arguments, got %q", args[0])
+			}
+			st, err := e.openStore(ctx, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			s, err := pipeline.ReadStatus(ctx, e.ws, st)
+			if err != nil {
+				return err
+			}
+			if s.PowerErr != nil {
+				e.logger.Warn("battery unreadable", "err", s.PowerErr)
+			}
+			e.printStatus(s)
+			return nil
+		},
+	}
+}
+
+func (e *cmdEnv) printStatus(s pipeline.Status) {
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	last := "never"
+	if !s.LastActivity.IsZero() {
+		last = s.LastActivity.Local().Format("2006-01-02 15:04:05")
+	}
+	fmt.Fprintf(w, "Workspace\t%s\n", e.ws.Dir)
+	fmt.Fprintf(w, "Repositories\t%d listed in repos.txt, %d cloned\n", s.ReposListed, s.ReposCloned)
+	fmt.Fprintf(w, "Files\t%d done, %d skipped, %d failed\n", s.FilesDone, s.FilesSkipped, s.FilesFailed)
+	fmt.Fprintf(w, "Samples\t%d active, %d pending, %d stale, %d deleted (%d conversation turns)\n",
+		s.Samples["active"], s.Samples["pending"], s.Samples["stale"], s.Samples["deleted"], s.Turns)
+	fmt.Fprintf(w, "Database\t%s, %s\n", e.ws.Rel(e.ws.DBPath), humanBytes(s.DBSize))
+	if s.DiskFree > 0 {
+		fmt.Fprintf(w, "Disk free\t%s\n", humanBytes(int64(s.DiskFree)))
+	}
+	power := s.Power.String()
+	if s.PowerErr != nil {
+		power = "unknown (" + s.PowerErr.Error() + ")"
+	}
+	fmt.Fprintf(w, "Battery\t%s\n", power)
+	fmt.Fprintf(w, "Last activity\t%s\n", last)
+	_ = w.Flush()
+	fmt.Fprintf(e.stdout, "\nNext step: %s\n", s.NextStep)
+}
+
+func (a *app) statsCommand() *command {
+	var format string
+	return &command{
+		name: "stats", args: "[--format table|json]", summary: "show samples per repository, scores and recent failures", needsEnv: true,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&format, "format", "table", "output `format`: table or json")
+		},
+		help: "Examples:\n  cicdllm stats\n  cicdllm stats --format json | jq '.repositories[0]'",
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			if len(args) > 0 {
+				return usageError("stats takes no arguments, got %q", args[0])
+			}
+			if format != "table" && format != "json" {
+				return usageError("--format %q is not supported; use table or json", format)
+			}
+			st, err := e.openStore(ctx, false)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			s, err := pipeline.ReadStatistics(ctx, st, 10)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return e.printStatsJSON(s)
+			}
+			e.printStatsTable(s)
+			return nil
+		},
+	}
+}
+
+// statsJSON keeps the prototype's keys (repositories, quality_distribution,
+// failed_files) so existing scripts keep working.
+type statsJSON struct {
+	Repositories []repoJSON    `json:"repositories"`
+	Quality      []scoreJSON   `json:"quality_distribution"`
+	Failures     []failureJSON `json:"failed_files"`
+}
+
+type repoJSON struct {
+	Repo      string `json:"repo"`
+	Samples   int64  `json:"samples"`
+	Active    int64  `json:"active"`
+	Turns     int64  `json:"turns"`
+	FilesDone int64  `json:"files_done"`
+	Failed    int64  `json:"failed_files"`
+}
+
+type scoreJSON struct {
+	Score float64 `json:"score"`
+	Count int64   `json:"count"`
+}
+
+type failureJSON struct {
+	Repo     string    `json:"repo"`
+	File     string    `json:"file"`
+	Reason   string    `json:"reason"`
+	Attempts int       `json:"attempts"`
+	FailedAt time.Time `json:"failed_at"`
+}
+
+func (e *cmdEnv) printStatsJSON(s pipeline.Statistics) error {
+	out := statsJSON{Repositories: []repoJSON{}, Quality: []scoreJSON{}, Failures: []failureJSON{}}
+	for _, r := range s.Repositories {
+		out.Repositories = append(out.Repositories, repoJSON{r.Name, r.Samples, r.Active, r.Turns, r.FilesDone, r.Failed})
+	}
+	for _, b := range s.Scores {
+		out.Quality = append(out.Quality, scoreJSON{b.Score, b.Count})
+	}
+	for _, f := range s.Failures {
+		out.Failures = append(out.Failures, failureJSON{f.RepoName, f.FilePath, f.Reason, f.Attempts, f.FailedAt})
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func (e *cmdEnv) printStatsTable(s pipeline.Statistics) {
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "Samples per repository")
+	if len(s.Repositories) == 0 {
+		fmt.Fprintln(w, "  none yet: run `cicdllm scrape`, then `cicdllm prepare`")
+	} else {
+		fmt.Fprintln(w, "  REPOSITORY\tSAMPLES\tACTIVE\tTURNS\tFILES DONE\tFAILED")
+		for _, r := range s.Repositories {
+			fmt.Fprintf(w, "  %s\t%d\t%d\t%d\t%d\t%d\n", printable(r.Name), r.Samples, r.Active, r.Turns, r.FilesDone, r.Failed)
+		}
+	}
+	fmt.Fprintln(w, "\nQuality score distribution")
+	if len(s.Scores) == 0 {
+		fmt.Fprintln(w, "  no sample has a score yet")
+	} else {
+		var most int64
+		for _, b := range s.Scores {
+			most = max(most, b.Count)
+		}
+		fmt.Fprintln(w, "  SCORE\tCOUNT\t")
+		for _, b := range s.Scores {
+			bar := strings.Repeat("#", int(1+39*b.Count/max(most, 1)))
+			fmt.Fprintf(w, "  %.1f\t%d\t%s\n", b.Score, b.Count, bar)
+		}
+	}
+	fmt.Fprintln(w, "\nRecent failures")
+	if len(s.Failures) == 0 {
+		fmt.Fprintln(w, "  none")
+	} else {
+		fmt.Fprintln(w, "  WHEN\tREPOSITORY\tFILE\tATTEMPTS\tREASON")
+		for _, f := range s.Failures {
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%s\n", f.FailedAt.Local().Format("01-02 15:04"),
+				printable(f.RepoName), truncate(printable(f.FilePath), 48), f.Attempts, truncate(printable(f.Reason), 60))
+		}
+	}
+	_ = w.Flush()
+}
+
+// printable escapes control characters, so a file name or error text from
+// a repository cannot move the cursor or recolour the terminal.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) }) < 0 {
+		return s
+	}
+	q := strconv.QuoteToGraphic(s)
+	return q[1 : len(q)-1]
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// ---- config ----------------------------------------------------------------
+
+func (a *app) configCommand() *command {
+	var force bool
+	return &command{
+		name: "config", args: "show|validate|init [--force]", summary: "show, check or create the configuration",
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&force, "force", false, "init: overwrite an existing file")
+		},
+		help: `  show      print the effective configuration with the source of every value
+            (default, file:line, environment variable or flag)
+  validate  check the configuration; exits 0, or 2 after listing every problem
+  init      write a commented cicdllm.toml with every key and its default
+            (to --config FILE if given); refuses to overwrite without --force
+
+Examples:
+  cicdllm config init
+  CICDLLM_LLM_BASE_URL=http://127.0.0.1:11434 cicdllm config show
+  cicdllm config validate --config ci.toml`,
+		// config does not use needsEnv: init must work when the existing
+		// file is broken, and show/validate create no log.
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			if len(args) != 1 {
+				return usageError("config needs one of show, validate, init")
+			}
+			switch args[0] {
+			case "init":
+				return e.configInit(force)
+			case "show", "validate":
+			default:
+				return usageError("unknown config action %q; use show, validate or init", args[0])
+			}
+			if err := e.loadConfig(); err != nil {
+				return err
+			}
+			if args[0] == "show" {
+				fmt.Fprint(e.stdout, e.cfg.ShowTOML())
+				return nil
+			}
+			src := "built-in defaults (no config file found)"
+			if e.cfg.File != "" {
+				src = e.cfg.File
+			}
+			fmt.Fprintf(e.stdout, "configuration is valid: %s\n", src)
+			return nil
+		},
+	}
+}
+
+func (e *cmdEnv) configInit(force bool) error {
+	target := e.g.config
+	if target == "" {
+		ws, err := pipeline.NewWorkspace(e.g.workdir, e.g.dataDir)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		target = filepath.Join(ws.Dir, pipeline.ConfigFileName)
+	}
+	if _, err := os.Lstat(target); err == nil && !force {
+		return usageError("%s already exists; pass --force to overwrite it", target)
+	}
+	if err := writeFileAtomic(target, pipeline.ExampleTOML(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	fmt.Fprintf(e.stdout, "wrote %s\n", target)
+	return nil
+}
+
+// writeFileAtomic writes through a temporary file in the same directory, so
+// an interrupted write leaves the old file or the new one, never half.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// ---- reset -----------------------------------------------------------------
+
+func (a *app) resetCommand() *command {
+	var yes bool
+	return &command{
+		name: "reset", args: "db|logs|repos|all [--yes]", summary: "delete the database, logs or clones of the workspace", needsEnv: true,
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&yes, "yes", false, "do not ask for confirmation (required without a terminal)")
+		},
+		help: `  db     data/pipeline.db and its WAL files (all samples, curation, failures)
+  logs   the log files in logs/ (except this run's)
+  repos  the clones in repos/
+  all    all three
+
+Only paths inside the workspace are deleted. On a terminal reset asks first;
+without one it needs --yes.
+
+Examples:
+  cicdllm reset logs
+  cicdllm reset all --yes`,
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			if len(args) != 1 {
+				return usageError("reset needs one of %s", strings.Join(pipeline.ResetTargets(), ", "))
+			}
+			keep := ""
+			if e.log != nil {
+				keep = e.log.Path
+			}
+			plan, err := pipeline.PlanReset(e.ws, args[0], keep)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			if len(plan.Items) == 0 {
+				fmt.Fprintf(e.stdout, "nothing to delete for %q\n", args[0])
+				return nil
+			}
+			var list []string
+			for _, it := range plan.Items {
+				list = append(list, e.ws.Rel(it.Path))
+			}
+			summary := fmt.Sprintf("%s (%s)", strings.Join(list, ", "), humanBytes(plan.Bytes()))
+			if !yes {
+				if !e.interactive() {
+					return usageError("reset %s would delete %s; pass --yes to confirm when not running on a terminal", args[0], summary)
+				}
+				ok, err := e.confirm(fmt.Sprintf("Delete %s? [y/N] ", summary))
+				if err != nil {
+					return err
+				}
+				if !ok {
+					fmt.Fprintln(e.stdout, "nothing deleted")
+					return nil
+				}
+			}
+			if err := plan.Execute(); err != nil {
+				return err
+			}
+			e.logger.Info("reset", "target", args[0], "deleted", strings.Join(list, ","))
+			fmt.Fprintf(e.stdout, "deleted %s\n", summary)
+			return nil
+		},
+	}
+}
+
+func (a *app) confirm(prompt string) (bool, error) {
+	fmt.Fprint(a.stdout, prompt)
+	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("read the answer: %w", err)
+	}
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "y" || answer == "yes", nil
+}

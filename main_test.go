@@ -1,0 +1,374 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"cicdllm/store"
+)
+
+// TestMain lets a test run the real main() in a subprocess: the test binary
+// re-executes itself with CICDLLM_TEST_MAIN=1 and behaves as cicdllm.
+func TestMain(m *testing.M) {
+	if os.Getenv("CICDLLM_TEST_MAIN") == "1" {
+		os.Args = append([]string{"cicdllm"}, os.Args[1:]...)
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCLI runs one invocation in-process with no terminal and only the given
+// environment variables.
+func runCLI(t *testing.T, vars map[string]string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	a := &app{
+		stdin:       strings.NewReader(""),
+		stdout:      &out,
+		stderr:      &errOut,
+		lookupEnv:   func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+		environ:     func() []string { return nil },
+		interactive: func() bool { return false },
+	}
+	code := a.run(context.Background(), args)
+	return result{code, out.String(), errOut.String()}
+}
+
+func listTree(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel != "." {
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestStatusOnEmptyFolderCreatesOnlyDataAndLog(t *testing.T) {
+	dir := t.TempDir()
+	r := runCLI(t, nil, "--workdir", dir, "status")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{dir, "0 listed in repos.txt, 0 cloned", "Next step: Create repos.txt"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var logs int
+	for _, p := range listTree(t, dir) {
+		switch {
+		case p == "data" || p == "logs":
+		case strings.HasPrefix(p, "data/pipeline.db"):
+		case strings.HasPrefix(p, "logs/cicdllm-") && strings.HasSuffix(p, ".log"):
+			logs++
+		default:
+			t.Errorf("status created %s", p)
+		}
+	}
+	if logs != 1 {
+		t.Errorf("want exactly one log file, got %d", logs)
+	}
+}
+
+func TestGlobalFlagsBeforeOrAfterCommand(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"--workdir", dir, "status"},
+		{"status", "--workdir", dir},
+		{"--workdir=" + dir, "--max-log-files", "2", "status", "-v"},
+		{"status", "--max-log-files=2", "--workdir", dir, "--verbose"},
+	} {
+		r := runCLI(t, nil, args...)
+		if r.code != 0 || !strings.Contains(r.stdout, dir+"\n") {
+			t.Errorf("%q: exit %d\nstdout: %s\nstderr: %s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	// The same flag after the command is a config override like before it.
+	r := runCLI(t, nil, "config", "show", "--workdir", dir, "--max-log-files", "7")
+	if !strings.Contains(r.stdout, "max_log_files = 7") || !strings.Contains(r.stdout, "# flag --max-log-files") {
+		t.Errorf("config show does not credit the flag:\n%s", r.stdout)
+	}
+}
+
+func TestLogRotationKeepsMaxLogFiles(t *testing.T) {
+	dir := t.TempDir()
+	for range 6 {
+		if r := runCLI(t, nil, "status", "--workdir", dir, "--max-log-files", "3"); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "logs", "cicdllm-*.log"))
+	if len(logs) != 3 {
+		t.Errorf("want 3 log files, got %d: %v", len(logs), logs)
+	}
+}
+
+func TestResetRefusesWithoutYesWhenNoTerminal(t *testing.T) {
+	dir := t.TempDir()
+	if r := runCLI(t, nil, "status", "--workdir", dir); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	db := filepath.Join(dir, "data", "pipeline.db")
+	r := runCLI(t, nil, "reset", "db", "--workdir", dir)
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	if !strings.Contains(r.stderr, "pass --yes to confirm") || !strings.Contains(r.stderr, "data/pipeline.db") {
+		t.Errorf("message: %s", r.stderr)
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Fatalf("database deleted without --yes: %v", err)
+	}
+
+	r = runCLI(t, nil, "reset", "--yes", "db", "--workdir", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Errorf("database still there after reset db --yes")
+	}
+}
+
+func TestResetAllDeletesOnlyWorkspaceData(t *testing.T) {
+	dir := t.TempDir()
+	if r := runCLI(t, nil, "status", "--workdir", dir); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	mustWrite(t, filepath.Join(dir, "repos", "github.com", "o", "r.git", "HEAD"), "ref: refs/heads/main\n")
+	mustWrite(t, filepath.Join(dir, "repos.txt"), "https://github.com/o/r\n")
+	mustWrite(t, filepath.Join(dir, "logs", "notes.txt"), "mine")
+	r := runCLI(t, nil, "reset", "all", "--yes", "--workdir", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	got := listTree(t, dir)
+	want := []string{"data", "data/cicdllm.lock", "logs", "logs/notes.txt", "repos.txt"}
+	// This run's own log survives reset logs.
+	var kept []string
+	for _, p := range got {
+		if strings.HasPrefix(p, "logs/cicdllm-") {
+			continue
+		}
+		// The lock file stays by design: deleting it would race another process.
+		if strings.HasPrefix(p, "data/") && p != "data/cicdllm.lock" {
+			t.Errorf("left %s", p)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	if strings.Join(kept, ",") != strings.Join(want, ",") {
+		t.Errorf("after reset all: %v, want %v", kept, want)
+	}
+}
+
+func TestResetRefusesDataDirOutsideWorkspace(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	if r := runCLI(t, nil, "status", "--workdir", dir, "--data-dir", outside); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := runCLI(t, nil, "reset", "db", "--yes", "--workdir", dir, "--data-dir", outside)
+	if r.code != 2 || !strings.Contains(r.stderr, "outside the workspace") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "pipeline.db")); err != nil {
+		t.Errorf("database outside the workspace was touched: %v", err)
+	}
+}
+
+func TestSecondWriterGetsLockError(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{Lock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r := runCLI(t, nil, "reset", "db", "--yes", "--workdir", dir)
+	if r.code != 3 {
+		t.Errorf("exit %d, want 3: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "another cicdllm") || !strings.Contains(r.stderr, "pid") {
+		t.Errorf("message does not name the holder: %s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "pipeline.db")); err != nil {
+		t.Errorf("database deleted while locked: %v", err)
+	}
+	// Readers are not blocked by the writer.
+	if r := runCLI(t, nil, "status", "--workdir", dir); r.code != 0 {
+		t.Errorf("status while locked: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+func TestPlaceholdersSayNotImplemented(t *testing.T) {
+	for _, name := range []string{"tui", "scrape", "prepare", "retry", "export", "mlx", "demo"} {
+		r := runCLI(t, nil, name)
+		if r.code != 2 || strings.TrimSpace(r.stderr) != "cicdllm "+name+": not implemented yet" {
+			t.Errorf("%s: exit %d, stderr %q", name, r.code, r.stderr)
+		}
+	}
+}
+
+func TestEveryCommandHasHelpWithExamples(t *testing.T) {
+	a := &app{}
+	for _, c := range a.commands() {
+		for _, args := range [][]string{{c.name, "-h"}, {"help", c.name}} {
+			r := runCLI(t, nil, args...)
+			if r.code != 0 {
+				t.Errorf("%q: exit %d %s", args, r.code, r.stderr)
+			}
+			for _, want := range []string{"Usage: cicdllm " + c.name, "Examples:", "--workdir"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("%q help lacks %q:\n%s", args, want, r.stdout)
+				}
+			}
+		}
+	}
+	r := runCLI(t, nil, "help")
+	if r.code != 0 || !strings.Contains(r.stdout, "Commands:") || !strings.Contains(r.stdout, "reset") {
+		t.Errorf("help: %d %s", r.code, r.stdout)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "Usage:"}, // no arguments and no terminal: usage on stderr
+		{[]string{"stauts"}, `unknown command "stauts" (did you mean "status"?)`},
+		{[]string{"status", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"stats", "--format", "xml", "--workdir", os.TempDir()}, `--format "xml" is not supported; use table or json`},
+		{[]string{"reset", "everything", "--workdir", os.TempDir()}, `unknown reset target "everything"`},
+		{[]string{"config"}, "config needs one of show, validate, init"},
+		{[]string{"status", "--workdir", "/nonexistent/cicdllm"}, "does not exist; create it or pass another --workdir"},
+	}
+	for _, tc := range cases {
+		r := runCLI(t, nil, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+func TestConfigInitValidateShow(t *testing.T) {
+	dir := t.TempDir()
+	r := runCLI(t, nil, "config", "init", "--workdir", dir)
+	if r.code != 0 {
+		t.Fatalf("init: %d %s", r.code, r.stderr)
+	}
+	path := filepath.Join(dir, "cicdllm.toml")
+	data, err := os.ReadFile(path)
+	if err != nil || !bytes.Contains(data, []byte("base_url = \"http://127.0.0.1:8080\"")) {
+		t.Fatalf("init wrote %q, %v", data, err)
+	}
+	if r := runCLI(t, nil, "config", "init", "--workdir", dir); r.code != 2 || !strings.Contains(r.stderr, "already exists; pass --force") {
+		t.Errorf("second init: %d %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, nil, "config", "validate", "--workdir", dir); r.code != 0 || !strings.Contains(r.stdout, "configuration is valid: "+path) {
+		t.Errorf("validate: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	// A broken file: validate lists every problem with file:line; init --force repairs it.
+	mustWrite(t, path, "[llm]\nconcurrency = 999\nbackend = \"gpt\"\n[generation]\ntemprature = 1\n")
+	r = runCLI(t, nil, "config", "validate", "--workdir", dir)
+	if r.code != 2 {
+		t.Errorf("validate broken: exit %d", r.code)
+	}
+	for _, want := range []string{path + ":2: llm.concurrency", path + ":3: llm.backend", path + ":5: generation.temprature: unknown key"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if n := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; n != 3 {
+		t.Errorf("want 3 problem lines, got %d:\n%s", n, r.stderr)
+	}
+	if r := runCLI(t, nil, "status", "--workdir", dir); r.code != 2 {
+		t.Errorf("status with a broken config: exit %d, want 2", r.code)
+	}
+	if r := runCLI(t, nil, "config", "init", "--force", "--workdir", dir); r.code != 0 {
+		t.Errorf("init --force over a broken file: %d %s", r.code, r.stderr)
+	}
+
+	r = runCLI(t, map[string]string{"CICDLLM_LLM_MODEL": "qwen2.5-coder"}, "config", "show", "--workdir", dir)
+	for _, want := range []string{`model = "qwen2.5-coder"`, "# env CICDLLM_LLM_MODEL", "# file cicdllm.toml:", "# config file: " + path} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("show lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// show and validate create nothing in the workspace.
+	if got := listTree(t, dir); len(got) != 1 || got[0] != "cicdllm.toml" {
+		t.Errorf("config commands created files: %v", got)
+	}
+}
+
+func TestStatsTableAndJSON(t *testing.T) {
+	dir := t.TempDir()
+	r := runCLI(t, nil, "stats", "--workdir", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "Samples per repository") {
+		t.Fatalf("stats: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, nil, "stats", "--format", "json", "--workdir", dir)
+	for _, want := range []string{`"repositories": []`, `"quality_distribution": []`, `"failed_files": []`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stats json lacks %s:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestRealBinaryExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "CICDLLM_TEST_MAIN=1")
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	if code, out := run("--workdir", dir, "status"); code != 0 || !strings.Contains(out, "Next step") {
+		t.Errorf("status: %d %s", code, out)
+	}
+	if code, out := run("prepare"); code != 2 || !strings.Contains(out, "not implemented yet") {
+		t.Errorf("prepare: %d %s", code, out)
+	}
+	if code, out := run("version"); code != 0 || !strings.HasPrefix(out, "cicdllm ") {
+		t.Errorf("version: %d %s", code, out)
+	}
+}
+
+func mustWrite(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

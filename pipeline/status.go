@@ -1,0 +1,118 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cicdllm/store"
+)
+
+// Status is the one-screen overview behind `cicdllm status`.
+type Status struct {
+	ReposListed  int // entries in repos.txt
+	ReposKnown   int64
+	ReposCloned  int64
+	FilesDone    int64
+	FilesSkipped int64
+	FilesFailed  int64
+	Samples      map[string]int64 // by status: pending, active, deleted, stale
+	Turns        int64
+	DBSize       int64
+	DiskFree     uint64 // 0 when unknown
+	LastActivity time.Time
+	Power        PowerState
+	PowerErr     error
+	NextStep     string
+}
+
+// SampleTotal counts samples of every status.
+func (s Status) SampleTotal() int64 {
+	var n int64
+	for _, v := range s.Samples {
+		n += v
+	}
+	return n
+}
+
+// ReadStatus gathers the workspace's counts from repos.txt and the store.
+func ReadStatus(ctx context.Context, ws Workspace, st *store.Store) (Status, error) {
+	listed, err := ws.ReposListed()
+	if err != nil {
+		return Status{}, err
+	}
+	stats, err := st.Stats(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("read counts: %w", err)
+	}
+	size, err := st.DBSize()
+	if err != nil {
+		return Status{}, fmt.Errorf("database size: %w", err)
+	}
+	s := Status{
+		ReposListed:  listed,
+		ReposKnown:   stats.Repos,
+		ReposCloned:  stats.ReposCloned,
+		FilesDone:    stats.FilesDone,
+		FilesSkipped: stats.FilesSkipped,
+		FilesFailed:  stats.FilesFailed,
+		Samples:      stats.SamplesByStatus,
+		Turns:        stats.Turns,
+		DBSize:       size,
+		LastActivity: stats.LastActivity,
+	}
+	if s.Samples == nil {
+		s.Samples = map[string]int64{}
+	}
+	if free, err := DiskFree(ws.DataDir); err == nil {
+		s.DiskFree = free
+	}
+	s.Power, s.PowerErr = ReadPower()
+	s.NextStep = nextStep(s)
+	return s, nil
+}
+
+// nextStep tells the user what to run next, in the order the pipeline
+// works (as the prototype's status did).
+func nextStep(s Status) string {
+	switch {
+	case s.ReposListed == 0 && s.ReposKnown == 0:
+		return "Create repos.txt with one repository URL or local path per line, then run `cicdllm scrape`."
+	case s.ReposCloned == 0:
+		return fmt.Sprintf("Run `cicdllm scrape` to clone the %d repositories listed in repos.txt.", s.ReposListed)
+	case s.FilesDone == 0 && s.SampleTotal() == 0:
+		return "Run `cicdllm prepare` to generate questions and answers."
+	case s.FilesFailed > 0:
+		return fmt.Sprintf("Run `cicdllm retry` to retry the %d failed files.", s.FilesFailed)
+	case s.Samples["pending"] > 0:
+		return fmt.Sprintf("Run `cicdllm prepare` to answer the %d pending questions.", s.Samples["pending"])
+	case s.Samples["active"] > 0:
+		return "Run `cicdllm export --template chatml-jsonl --output-file dataset.jsonl` to write the training set, or `cicdllm` to curate samples first."
+	}
+	return "Run `cicdllm prepare` to process the cloned repositories."
+}
+
+// Statistics is the breakdown behind `cicdllm stats`.
+type Statistics struct {
+	Repositories []store.RepoStat
+	Scores       []store.ScoreBucket
+	Failures     []store.Failure
+}
+
+// ReadStatistics gathers samples per repository, the score histogram and
+// the most recent failures.
+func ReadStatistics(ctx context.Context, st *store.Store, recentFailures int) (Statistics, error) {
+	repos, err := st.RepoStats(ctx)
+	if err != nil {
+		return Statistics{}, fmt.Errorf("samples per repository: %w", err)
+	}
+	scores, err := st.ScoreHistogram(ctx)
+	if err != nil {
+		return Statistics{}, fmt.Errorf("score histogram: %w", err)
+	}
+	failures, err := st.Failures(ctx, recentFailures)
+	if err != nil {
+		return Statistics{}, fmt.Errorf("recent failures: %w", err)
+	}
+	return Statistics{Repositories: repos, Scores: scores, Failures: failures}, nil
+}
