@@ -204,11 +204,11 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	cmd := a.findCommand(rest[0])
 	if cmd == nil {
-		names := make([]string, 0)
+		var names []string
 		for _, c := range a.commands() {
 			names = append(names, c.name)
 		}
-		fmt.Fprintf(a.stderr, "cicdllm: unknown command %q%s\nRun 'cicdllm help' for the list of commands.\n", rest[0], didYouMean(rest[0], names))
+		fmt.Fprintf(a.stderr, "cicdllm: unknown command %q%s\nRun 'cicdllm help' for the list of commands.\n", rest[0], pipeline.Suggest(rest[0], names))
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("cicdllm "+cmd.name, flag.ContinueOnError)
@@ -220,7 +220,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	positional, err := parseInterspersed(fs, rest[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			a.printCommandHelp(a.stdout, cmd, fs)
+			a.printCommandHelp(a.stdout, cmd)
 			return exitOK
 		}
 		fmt.Fprintf(a.stderr, "cicdllm %s: %v\nRun 'cicdllm %s -h' for usage.\n", cmd.name, err, cmd.name)
@@ -386,36 +386,6 @@ func visited(fs *flag.FlagSet) map[string]bool {
 	return set
 }
 
-func didYouMean(got string, names []string) string {
-	for _, n := range names {
-		if strings.HasPrefix(n, got) || strings.HasPrefix(got, n) || editDistance(got, n) <= 2 {
-			return fmt.Sprintf(" (did you mean %q?)", n)
-		}
-	}
-	return ""
-}
-
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-		}
-	}
-	return d[len(a)][len(b)]
-}
-
 // ---- help and version ------------------------------------------------------
 
 func (a *app) printOverview(w io.Writer) {
@@ -452,7 +422,7 @@ Run 'cicdllm help <command>' or 'cicdllm <command> -h' for a command's flags.
 `)
 }
 
-func (a *app) printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
+func (a *app) printCommandHelp(w io.Writer, c *command) {
 	fmt.Fprintf(w, "Usage: cicdllm %s", c.name)
 	if c.args != "" {
 		fmt.Fprintf(w, " %s", c.args)
@@ -461,7 +431,7 @@ func (a *app) printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 	if c.issue > 0 {
 		fmt.Fprintf(w, "\nNot implemented yet.\n")
 	}
-	if c.flags != nil && fs != nil {
+	if c.flags != nil {
 		fmt.Fprintf(w, "\nFlags:\n")
 		own := flag.NewFlagSet("", flag.ContinueOnError)
 		c.flags(own)
@@ -492,7 +462,7 @@ func (a *app) runHelp(_ context.Context, _ *cmdEnv, args []string) error {
 	if c == nil {
 		return usageError("unknown command %q; run 'cicdllm help' for the list", args[0])
 	}
-	a.printCommandHelp(a.stdout, c, flag.NewFlagSet(c.name, flag.ContinueOnError))
+	a.printCommandHelp(a.stdout, c)
 	return nil
 }
 

@@ -176,7 +176,7 @@ func (v *validator) oneOf(key, got string, allowed ...string) {
 			return
 		}
 	}
-	v.add(key, fmt.Sprintf("%q is not allowed%s; use one of %s", got, suggest(got, allowed), quoteAll(allowed)))
+	v.add(key, fmt.Sprintf("%q is not allowed%s; use one of %s", got, Suggest(got, allowed), quoteAll(allowed)))
 }
 
 func (v *validator) intRange(key string, got, lo, hi int, note string) {

@@ -255,7 +255,7 @@ func (l *Loaded) applyFile(path string, data []byte, byKey map[string]configFiel
 		table, ok := raw[name].(map[string]any)
 		if _, known := sections[name]; !known {
 			problems = append(problems, Problem{Where: fileLine(path, lines[name]), Key: name,
-				Msg: "unknown " + kindOfKey(ok) + suggest(name, sortedKeys(sections)) + "; known sections: " + strings.Join(sortedKeys(sections), ", ")})
+				Msg: "unknown " + kindOfKey(ok) + Suggest(name, sortedKeys(sections)) + "; known sections: " + strings.Join(sortedKeys(sections), ", ")})
 			continue
 		}
 		if !ok {
@@ -268,7 +268,7 @@ func (l *Loaded) applyFile(path string, data []byte, byKey map[string]configFiel
 			f, ok := byKey[key]
 			if !ok {
 				problems = append(problems, Problem{Where: fileLine(path, lines[key]), Key: key,
-					Msg: "unknown key" + suggest(k, sections[name]) + "; keys of [" + name + "]: " + strings.Join(sections[name], ", ")})
+					Msg: "unknown key" + Suggest(k, sections[name]) + "; keys of [" + name + "]: " + strings.Join(sections[name], ", ")})
 				continue
 			}
 			if err := f.setTOML(&l.Config, table[k]); err != nil {
@@ -324,7 +324,7 @@ func (l *Loaded) applyEnv(opts LoadOptions, fields []configField) []Problem {
 		for section := range configSections() {
 			if strings.HasPrefix(name, EnvPrefix+strings.ToUpper(section)+"_") {
 				problems = append(problems, Problem{Where: "environment variable " + name,
-					Msg: "does not match any config key" + suggest(name, names) + "; unset it or see `cicdllm config show` for the names"})
+					Msg: "does not match any config key" + Suggest(name, names) + "; unset it or see `cicdllm config show` for the names"})
 				break
 			}
 		}
@@ -592,8 +592,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// suggest returns "; did you mean X?" when a known name is close to got.
-func suggest(got string, known []string) string {
+// Suggest returns ` (did you mean "X"?)` when a known name is within two
+// edits of got, else "".
+func Suggest(got string, known []string) string {
 	best, bestDist := "", 3
 	for _, k := range known {
 		if d := editDistance(strings.ToLower(got), strings.ToLower(k)); d < bestDist {
@@ -606,24 +607,31 @@ func suggest(got string, known []string) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
+// editDistance counts insertions, deletions, substitutions and swaps of
+// neighbouring letters (optimal string alignment), so "stauts" is one edit
+// from "status", as a typist would expect.
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // tomlKeyLines maps dotted keys ("llm.base_url") and table names ("llm") to

@@ -284,7 +284,7 @@ func TestFilesAndFailures(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("FileState = %v, %v", ok, err)
 	}
-	if fh.Status != FileDoneStatus || fh.ContentHash != "sha" || fh.BlobOID != "blob1" || fh.LastProcessed.IsZero() || fh.RepoID != repo {
+	if fh.Status != FileStatusDone || fh.ContentHash != "sha" || fh.BlobOID != "blob1" || fh.LastProcessed.IsZero() || fh.RepoID != repo {
 		t.Errorf("FileState = %+v", fh)
 	}
 	if f, _ := s.Failures(ctx, 0); len(f) != 0 {
@@ -305,8 +305,8 @@ func TestFilesAndFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(files) != 3 || files[0].FilePath != "a.go" || files[1].FilePath != "big.bin" ||
-		files[1].Status != FileSkippedStatus || files[1].SkipReason != "binary" || files[1].BlobOID != "blob9" ||
-		files[2].Status != FileGoneStatus {
+		files[1].Status != FileStatusSkipped || files[1].SkipReason != "binary" || files[1].BlobOID != "blob9" ||
+		files[2].Status != FileStatusGone {
 		t.Errorf("FileHashes = %+v", files)
 	}
 	// Done again with a new version replaces the row.
@@ -670,5 +670,38 @@ func TestStats(t *testing.T) {
 	wantH := []ScoreBucket{{Score: 2.3, Count: 1}, {Score: 4.0, Count: 2}}
 	if !reflect.DeepEqual(h, wantH) {
 		t.Errorf("ScoreHistogram = %+v, want %+v", h, wantH)
+	}
+}
+
+func TestInvalidUTF8IsRefusedNotMangled(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	repo := mustRepo(t, s, "github.com/u/u")
+	bad := "caf\xe9?"
+	if _, err := s.InsertPendingQuestions(ctx, []NewQuestion{{RepoID: repo, FilePath: "a.go", Question: bad}}); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
+		t.Errorf("question: err = %v", err)
+	}
+	if n, _ := s.CountSamples(ctx, SampleQuery{}); n != 0 {
+		t.Fatalf("a refused question left %d samples", n)
+	}
+	ids, err := s.InsertPendingQuestions(ctx, []NewQuestion{{RepoID: repo, FilePath: "a.go", Question: "What is café?"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StoreAnswer(ctx, Answer{SampleID: ids[0], Content: bad}); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
+		t.Errorf("answer: err = %v", err)
+	}
+	if err := s.StoreAnswer(ctx, Answer{SampleID: ids[0], Content: "A drink."}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EditTurn(ctx, ids[0], 1, bad); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
+		t.Errorf("edit: err = %v", err)
+	}
+	got, err := s.Sample(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Turns[1].Content != "A drink." || !got.EditedAt.IsZero() {
+		t.Errorf("after refused edit: %+v", got)
 	}
 }

@@ -10,9 +10,9 @@ import (
 
 // File statuses in FileHashes.
 const (
-	FileDoneStatus    = "done"
-	FileSkippedStatus = "skipped"
-	FileGoneStatus    = "gone"
+	FileStatusDone    = "done"
+	FileStatusSkipped = "skipped"
+	FileStatusGone    = "gone"
 )
 
 // FileDone identifies the file version whose questions are all answered.
@@ -67,7 +67,7 @@ func (s *Store) MarkFileDone(ctx context.Context, f FileDone) error {
 		if pending > 0 {
 			return fmt.Errorf("%d %w", pending, ErrPendingRemain)
 		}
-		err = upsertFile(conn, f.RepoID, f.FilePath, f.ContentHash, f.BlobOID, FileDoneStatus, "")
+		err = upsertFile(conn, f.RepoID, f.FilePath, f.ContentHash, f.BlobOID, FileStatusDone, "")
 		if err != nil {
 			return err
 		}
@@ -83,7 +83,7 @@ func (s *Store) MarkFileDone(ctx context.Context, f FileDone) error {
 // processed (binary, too large, vendored...) and clears its failure.
 func (s *Store) MarkFileSkipped(ctx context.Context, repoID int64, path, blobOID, reason string) error {
 	err := s.write(ctx, func(conn *sqlite.Conn) error {
-		if err := upsertFile(conn, repoID, path, "", blobOID, FileSkippedStatus, reason); err != nil {
+		if err := upsertFile(conn, repoID, path, "", blobOID, FileStatusSkipped, reason); err != nil {
 			return err
 		}
 		return execSQL(conn, `DELETE FROM FailedFiles WHERE repo_id = :repo AND file_path = :path;`,
@@ -100,7 +100,7 @@ func (s *Store) MarkFileSkipped(ctx context.Context, repoID int64, path, blobOID
 // empty blob for that.
 func (s *Store) MarkFileGone(ctx context.Context, repoID int64, path string) error {
 	err := s.write(ctx, func(conn *sqlite.Conn) error {
-		if err := upsertFile(conn, repoID, path, "", "", FileGoneStatus, ""); err != nil {
+		if err := upsertFile(conn, repoID, path, "", "", FileStatusGone, ""); err != nil {
 			return err
 		}
 		return execSQL(conn, `DELETE FROM FailedFiles WHERE repo_id = :repo AND file_path = :path;`,

@@ -95,6 +95,9 @@ func (s *Store) ListSamples(ctx context.Context, q SampleQuery) (SamplePage, err
 	// One row more than the page tells whether another page exists
 	// without a separate count.
 	args[":limit"] = limit + 1
+	// The page's ids are chosen first, by id alone, and only those rows
+	// get their turns looked up: otherwise SQLite evaluates the turn
+	// subqueries for every candidate row before sorting and limiting.
 	query := `
 		SELECT s.sample_id, s.repo_id, r.name, s.file_path, s.line_start, s.line_end,
 			s.status, s.sample_quality_score, COALESCE(s.human_rating, 0),
@@ -104,10 +107,15 @@ func (s *Store) ListSamples(ctx context.Context, q SampleQuery) (SamplePage, err
 			COALESCE((SELECT content FROM ConversationTurns
 				WHERE sample_id = s.sample_id AND role = 'assistant' ORDER BY turn_index DESC LIMIT 1), ''),
 			s.creation_date
-		FROM TrainingSamples s JOIN Repos r ON r.repo_id = s.repo_id
-		WHERE ` + where + `
-		ORDER BY s.sample_id ` + order + `
-		LIMIT :limit;`
+		FROM (
+			SELECT s.sample_id AS id FROM TrainingSamples s
+			WHERE ` + where + `
+			ORDER BY s.sample_id ` + order + `
+			LIMIT :limit
+		) AS page
+		JOIN TrainingSamples s ON s.sample_id = page.id
+		JOIN Repos r ON r.repo_id = s.repo_id
+		ORDER BY s.sample_id ` + order + `;`
 
 	page := SamplePage{Samples: make([]SampleSummary, 0, min(limit, 256))}
 	err = s.read(ctx, func(conn *sqlite.Conn) error {
@@ -184,21 +192,25 @@ func sampleFilter(q SampleQuery) (where string, args map[string]any, ok bool, er
 		b.WriteString(" AND s.file_path = :path")
 		args[":path"] = q.FilePath
 	}
-	if len(q.Statuses) == 0 {
-		b.WriteString(" AND s.status <> 'deleted'")
-	} else {
-		var wanted []string
-		for _, st := range q.Statuses {
-			if !slices.Contains(sampleStatuses(), st) {
-				return "", nil, false, fmt.Errorf("unknown status %q (use pending, active, stale or deleted)", st)
-			}
-			if !slices.Contains(wanted, st) {
-				wanted = append(wanted, st)
-			}
+	var statuses []string
+	for _, st := range q.Statuses {
+		if !slices.Contains(sampleStatuses(), st) {
+			return "", nil, false, fmt.Errorf("unknown status %q (use pending, active, stale or deleted)", st)
 		}
-		// Placeholders are numbered by position, so at most four shapes.
+		if !slices.Contains(statuses, st) {
+			statuses = append(statuses, st)
+		}
+	}
+	switch {
+	case len(statuses) == 0:
+		b.WriteString(" AND s.status <> 'deleted'")
+	case len(statuses) == len(sampleStatuses()):
+		// Every status: a filter would only stop SQLite from walking the
+		// primary key in order and stopping at the page end.
+	default:
+		// Placeholders are numbered by position, so only a few shapes.
 		b.WriteString(" AND s.status IN (")
-		for i, st := range wanted {
+		for i, st := range statuses {
 			name := ":status" + strconv.Itoa(i)
 			if i > 0 {
 				b.WriteString(", ")

@@ -43,7 +43,9 @@ func TestLockHelperProcess(t *testing.T) {
 
 func helperCmd(ctx context.Context, dbPath, mode string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLockHelperProcess$")
-	cmd.Env = append(os.Environ(), "STORE_LOCK_HELPER="+dbPath, "STORE_LOCK_HELPER_MODE="+mode)
+	cmd.Env = append(os.Environ(), "STORE_LOCK_HELPER="+dbPath, "STORE_LOCK_HELPER_MODE="+mode,
+		// Under -race a process otherwise lingers a second before exiting.
+		"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"zombiezen.com/go/sqlite"
 )
@@ -95,7 +96,9 @@ type Sample struct {
 	Turns         []Turn
 }
 
-// Turn is one message of a sample's conversation.
+// Turn is one message of a sample's conversation. Turn text is always
+// valid UTF-8: the API refuses anything else rather than replacing bytes
+// behind the caller's back.
 type Turn struct {
 	ID           int64
 	Index        int
@@ -136,6 +139,8 @@ func validateQuestion(q NewQuestion) error {
 		return errors.New("no file path given")
 	case strings.TrimSpace(q.Question) == "":
 		return errors.New("the question is empty")
+	case !utf8.ValidString(q.Question) || !utf8.ValidString(q.System):
+		return errors.New("the question is not valid UTF-8; decode the text before storing it")
 	case q.ChunkIndex < 0:
 		return fmt.Errorf("chunk index %d is negative", q.ChunkIndex)
 	case q.ParamsJSON != "" && !json.Valid([]byte(q.ParamsJSON)):
@@ -181,11 +186,7 @@ func (s *Store) InsertPendingQuestions(ctx context.Context, qs []NewQuestion) ([
 		if err != nil {
 			return err
 		}
-		insertTurn, err := conn.Prepare(insertTurnSQL)
-		if err != nil {
-			return err
-		}
-
+		var turns []turnRow
 		names := map[int64]string{}
 		for i, q := range qs {
 			name, ok := names[q.RepoID]
@@ -240,16 +241,12 @@ func (s *Store) InsertPendingQuestions(ctx context.Context, qs []NewQuestion) ([
 
 			index := 0
 			if q.System != "" {
-				if err := addTurn(insertTurn, id, index, "system", q.System, false, ""); err != nil {
-					return err
-				}
+				turns = append(turns, turnRow{Sample: id, Index: index, Role: "system", Content: q.System})
 				index++
 			}
-			if err := addTurn(insertTurn, id, index, "user", q.Question, false, ""); err != nil {
-				return err
-			}
+			turns = append(turns, turnRow{Sample: id, Index: index, Role: "user", Content: q.Question})
 		}
-		return nil
+		return insertTurns(conn, turns)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("save %d questions: %w", len(qs), err)
@@ -257,23 +254,32 @@ func (s *Store) InsertPendingQuestions(ctx context.Context, qs []NewQuestion) ([
 	return ids, nil
 }
 
-const insertTurnSQL = `
-	INSERT INTO ConversationTurns (sample_id, turn_index, role, content, is_label, metadata_json)
-	VALUES (:sample, :index, :role, :content, :label, :meta);`
+type turnRow struct {
+	Sample  int64   `json:"s"`
+	Index   int     `json:"i"`
+	Role    string  `json:"r"`
+	Content string  `json:"c"`
+	Label   bool    `json:"l"`
+	Meta    *string `json:"m"`
+}
 
-func addTurn(stmt *sqlite.Stmt, sampleID int64, index int, role, content string, label bool, meta string) error {
-	stmt.SetInt64(":sample", sampleID)
-	stmt.SetInt64(":index", int64(index))
-	stmt.SetText(":role", role)
-	stmt.SetText(":content", content)
-	stmt.SetBool(":label", label)
-	if meta == "" {
-		stmt.SetNull(":meta")
-	} else {
-		stmt.SetText(":meta", meta)
+// insertTurns inserts a batch of turns with one statement. Each statement
+// that fires the FTS trigger opens a statement savepoint, and FTS5 flushes
+// its pending index to disk at every savepoint; one statement per batch
+// instead of one per turn lets it build the index in memory and write it
+// once, several times faster.
+func insertTurns(conn *sqlite.Conn, turns []turnRow) error {
+	if len(turns) == 0 {
+		return nil
 	}
-	_, err := stepOne(stmt, nil)
-	return err
+	b, err := json.Marshal(turns)
+	if err != nil {
+		return err
+	}
+	return execSQL(conn, `
+		INSERT INTO ConversationTurns (sample_id, turn_index, role, content, is_label, metadata_json)
+		SELECT value ->> '$.s', value ->> '$.i', value ->> '$.r', value ->> '$.c', value ->> '$.l', value ->> '$.m'
+		FROM json_each(:turns);`, map[string]any{":turns": string(b)}, nil)
 }
 
 // PendingQuestions returns the questions still waiting for an answer, oldest
@@ -359,6 +365,9 @@ func (s *Store) StoreAnswers(ctx context.Context, answers []Answer) error {
 		if strings.TrimSpace(a.Content) == "" {
 			return fmt.Errorf("save answer for sample %d: the answer is empty", a.SampleID)
 		}
+		if !utf8.ValidString(a.Content) {
+			return fmt.Errorf("save answer for sample %d: the answer is not valid UTF-8; decode the text before storing it", a.SampleID)
+		}
 		if a.MetadataJSON != "" && !json.Valid([]byte(a.MetadataJSON)) {
 			return fmt.Errorf("save answer for sample %d: the turn metadata is not valid JSON", a.SampleID)
 		}
@@ -381,10 +390,7 @@ func (s *Store) StoreAnswers(ctx context.Context, answers []Answer) error {
 		if err != nil {
 			return err
 		}
-		insertTurn, err := conn.Prepare(insertTurnSQL)
-		if err != nil {
-			return err
-		}
+		var turns []turnRow
 		for _, a := range answers {
 			var st string
 			var next int
@@ -401,16 +407,18 @@ func (s *Store) StoreAnswers(ctx context.Context, answers []Answer) error {
 			if st != StatusPending {
 				continue
 			}
-			if err := addTurn(insertTurn, a.SampleID, next, "assistant", a.Content, true, a.MetadataJSON); err != nil {
-				return err
+			turn := turnRow{Sample: a.SampleID, Index: next, Role: "assistant", Content: a.Content, Label: true}
+			if a.MetadataJSON != "" {
+				turn.Meta = &a.MetadataJSON
 			}
+			turns = append(turns, turn)
 			activate.SetInt64(":sample", a.SampleID)
 			activate.SetBool(":truncated", a.Truncated)
 			if _, err := stepOne(activate, nil); err != nil {
 				return err
 			}
 		}
-		return nil
+		return insertTurns(conn, turns)
 	})
 	if err != nil {
 		return fmt.Errorf("save %d answers: %w", len(answers), err)
@@ -548,9 +556,15 @@ func requireSample(conn *sqlite.Conn, id int64) error {
 
 // EditTurn replaces the text of one turn, keeping the old text in TurnEdits
 // so UndoEdit can bring it back. Setting the text it already has is a no-op.
+// Editing the question leaves question_hash alone on purpose: it identifies
+// the question as generated, so regenerating that question is still
+// recognised as a duplicate of the curated sample.
 func (s *Store) EditTurn(ctx context.Context, sampleID int64, turnIndex int, content string) error {
 	if strings.TrimSpace(content) == "" {
 		return fmt.Errorf("edit sample %d: the new text is empty", sampleID)
+	}
+	if !utf8.ValidString(content) {
+		return fmt.Errorf("edit sample %d: the new text is not valid UTF-8", sampleID)
 	}
 	err := s.write(ctx, func(conn *sqlite.Conn) error {
 		var turnID int64

@@ -108,7 +108,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.pool = pool
 
 	if err := s.migrate(ctx); err != nil {
-		pool.Close()
+		_ = pool.Close() // the migration error is the one worth reporting
 		s.releaseLock()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
