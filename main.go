@@ -112,9 +112,7 @@ type command struct {
 	flagKeys map[string]string      // command flag -> config key
 	run      func(ctx context.Context, env *cmdEnv, args []string) error
 	needsEnv bool
-	noLog    bool
 	issue    int // > 0: not implemented yet; lands with that issue
-	hidden   bool
 }
 
 // cmdEnv is what a command gets: the globals and flag overrides always;
@@ -323,9 +321,6 @@ func (e *cmdEnv) setup(cmd *command) (func(), error) {
 	if err := e.loadConfig(); err != nil {
 		return nil, err
 	}
-	if cmd.noLog {
-		return func() {}, nil
-	}
 	var mirror io.Writer
 	if e.g.verbose {
 		mirror = e.stderr
@@ -400,9 +395,6 @@ Commands:
 `)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range a.commands() {
-		if c.hidden {
-			continue
-		}
 		summary := c.summary
 		if c.issue > 0 {
 			summary += " (not implemented yet)"

@@ -715,18 +715,9 @@ func (s *Store) RateSample(ctx context.Context, id int64, rating int) error {
 	if rating != 0 {
 		value = rating
 	}
-	err := s.write(ctx, func(conn *sqlite.Conn) error {
-		if err := requireSample(conn, id); err != nil {
-			return err
-		}
-		return execSQL(conn, `
-			UPDATE TrainingSamples SET human_rating = :rating, updated_at = CURRENT_TIMESTAMP
-			WHERE sample_id = :id;`, map[string]any{":rating": value, ":id": id}, nil)
-	})
-	if err != nil {
-		return fmt.Errorf("rate sample %d: %w", id, err)
-	}
-	return nil
+	return s.updateSample(ctx, id, "rate", `
+		UPDATE TrainingSamples SET human_rating = :value, updated_at = CURRENT_TIMESTAMP
+		WHERE sample_id = :id;`, value)
 }
 
 // SetScore records the judge's quality score for a sample.
@@ -734,16 +725,22 @@ func (s *Store) SetScore(ctx context.Context, id int64, score float64) error {
 	if math.IsNaN(score) || math.IsInf(score, 0) {
 		return fmt.Errorf("score sample %d: the score %v is not a finite number", id, score)
 	}
+	return s.updateSample(ctx, id, "score", `
+		UPDATE TrainingSamples SET sample_quality_score = :value, updated_at = CURRENT_TIMESTAMP
+		WHERE sample_id = :id;`, score)
+}
+
+// updateSample runs one UPDATE of an existing sample, binding :id and
+// :value, and fails with ErrNotFound when there is no such sample.
+func (s *Store) updateSample(ctx context.Context, id int64, verb, query string, value any) error {
 	err := s.write(ctx, func(conn *sqlite.Conn) error {
 		if err := requireSample(conn, id); err != nil {
 			return err
 		}
-		return execSQL(conn, `
-			UPDATE TrainingSamples SET sample_quality_score = :score, updated_at = CURRENT_TIMESTAMP
-			WHERE sample_id = :id;`, map[string]any{":score": score, ":id": id}, nil)
+		return execSQL(conn, query, map[string]any{":value": value, ":id": id}, nil)
 	})
 	if err != nil {
-		return fmt.Errorf("score sample %d: %w", id, err)
+		return fmt.Errorf("%s sample %d: %w", verb, id, err)
 	}
 	return nil
 }
