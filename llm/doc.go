@@ -1,8 +1,18 @@
-// Package llm talks to the LLM server: an OpenAI-compatible chat client with
-// SSE streaming, structured output, retries, timeouts and a circuit breaker;
-// server discovery (models, context size, slots); the mlx_lm.server process
-// manager; and the Hugging Face cache behind `cicdllm mlx`. It knows nothing
-// of files or samples, and imports nothing of ours.
+// Package llm talks to the LLM server. It knows nothing of files or
+// samples, and imports nothing of ours.
 //
-// The client and the simulator (llm/sim) land with issue 3, MLX with issue 8.
+//   - Client: OpenAI-compatible chat completions over net/http, streaming
+//     (SSE) or not, for llama.cpp llama-server, Ollama, vLLM, LM Studio,
+//     mlx_lm.server and OpenAI. It retries what can succeed on a second try
+//     (connection errors, 408/409/429/5xx, timeouts, truncated streams) with
+//     full-jitter backoff that honours Retry-After, never continues a
+//     partial stream, and shares one circuit breaker across requests so
+//     callers wait while the server is down instead of failing.
+//   - Structured output: json_schema, falling back to json_object and then
+//     plain text when a server refuses (remembered per client); ParseJSON
+//     reads JSON out of whatever text a model wraps around it.
+//   - Probe: reachability, models, context per request, parallel slots and
+//     the structured output mode that works.
+//
+// llm/sim is the simulated server every test, benchmark and demo uses.
 package llm
