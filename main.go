@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/term"
 
+	"cicdllm/llm/sim"
 	"cicdllm/pipeline"
 	"cicdllm/store"
 )
@@ -112,7 +113,8 @@ type command struct {
 	flagKeys map[string]string      // command flag -> config key
 	run      func(ctx context.Context, env *cmdEnv, args []string) error
 	needsEnv bool
-	issue    int // > 0: not implemented yet; lands with that issue
+	issue    int  // > 0: not implemented yet; lands with that issue
+	hidden   bool // left out of the overview (developer tools)
 }
 
 // cmdEnv is what a command gets: the globals and flag overrides always;
@@ -147,6 +149,7 @@ func (a *app) commands() []*command {
 		a.resetCommand(),
 		{name: "demo", summary: "try cicdllm offline on a sample repository with a simulated LLM", issue: 7,
 			help: "Creates a temporary workspace, starts the built-in LLM simulator and opens the UI.\n\nExamples:\n  cicdllm demo"},
+		a.simCommand(),
 		{name: "version", summary: "print the version", run: a.runVersion,
 			help: "Prints the version, commit and Go toolchain.\n\nExamples:\n  cicdllm version"},
 		{name: "help", args: "[COMMAND]", summary: "show help for cicdllm or a command", run: a.runHelp,
@@ -395,6 +398,9 @@ Commands:
 `)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range a.commands() {
+		if c.hidden {
+			continue
+		}
 		summary := c.summary
 		if c.issue > 0 {
 			summary += " (not implemented yet)"
@@ -496,6 +502,58 @@ func versionString() string {
 func (a *app) runVersion(context.Context, *cmdEnv, []string) error {
 	fmt.Fprintln(a.stdout, versionString())
 	return nil
+}
+
+// ---- sim ---------------------------------------------------------------------
+
+func (a *app) simCommand() *command {
+	var (
+		addr       string
+		cfg        sim.Config
+		faultRate  float64
+		faultKinds string
+		retryAfter time.Duration
+	)
+	return &command{
+		name: "sim", summary: "serve the built-in LLM simulator (llama-server wire format) for tests and demos", hidden: true,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&addr, "addr", "127.0.0.1:8080", "listen `address`")
+			fs.IntVar(&cfg.Slots, "slots", 4, "parallel slots")
+			fs.IntVar(&cfg.ContextSize, "ctx", 4096, "context per slot, in tokens")
+			fs.Float64Var(&cfg.TokensPerSecond, "tps", 20, "tokens per second per slot (0 = unpaced)")
+			fs.Float64Var(&cfg.PromptTokensPerSecond, "prompt-tps", 500, "prompt tokens processed per second per slot (0 = free)")
+			fs.IntVar(&cfg.AnswerTokens, "answer-tokens", 96, "length of an answer, in tokens")
+			fs.StringVar(&cfg.Model, "model", "sim", "model id to list")
+			fs.Float64Var(&faultRate, "fault-rate", 0, "share of requests that get a fault (0-1)")
+			fs.StringVar(&faultKinds, "faults", "", "comma-separated fault kinds (default all): refuse,429,500,503,hang,stall,truncate,malformed,ctx,empty,length,stream_error")
+			fs.DurationVar(&retryAfter, "retry-after", time.Second, "Retry-After of simulated 429s")
+		},
+		help: "Point llm.base_url at it to run cicdllm without a model. Not a model: answers\nare plausible, deterministic text built from the prompt.\n\nExamples:\n  cicdllm sim --addr 127.0.0.1:8080 --slots 4 --tps 30\n  cicdllm sim --fault-rate 0.2 --faults 500,truncate,stall",
+		run: func(ctx context.Context, _ *cmdEnv, args []string) error {
+			if len(args) > 0 {
+				return usageError("sim takes no arguments, got %q", args[0])
+			}
+			if faultRate < 0 || faultRate > 1 {
+				return usageError("--fault-rate %v is out of range; allowed 0 to 1", faultRate)
+			}
+			cfg.Faults = sim.FaultConfig{Rate: faultRate, RetryAfter: retryAfter}
+			for _, k := range strings.Split(faultKinds, ",") {
+				if k = strings.TrimSpace(k); k != "" {
+					cfg.Faults.Kinds = append(cfg.Faults.Kinds, sim.Fault(k))
+				}
+			}
+			s := sim.New(cfg)
+			url, err := s.Start(addr)
+			if err != nil {
+				return fmt.Errorf("start the simulator on %s: %w", addr, err)
+			}
+			fmt.Fprintf(a.stdout, "LLM simulator listening on %s (%d slots, %g tokens/s per slot); Ctrl-C stops it\n", url, cfg.Slots, cfg.TokensPerSecond)
+			<-ctx.Done()
+			st := s.Stats()
+			fmt.Fprintf(a.stdout, "served %d requests (%d completed), utilisation %.2f\n", st.Requests, st.Completed, st.Utilisation)
+			return s.Close()
+		},
+	}
 }
 
 // ---- status and stats ------------------------------------------------------

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -370,5 +373,36 @@ func mustWrite(t *testing.T, path, body string) {
 	}
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSimCommandServesUntilCancelled(t *testing.T) {
+	pr, pw := io.Pipe()
+	a := &app{
+		stdin: strings.NewReader(""), stdout: pw, stderr: io.Discard,
+		lookupEnv: func(string) (string, bool) { return "", false }, environ: func() []string { return nil },
+		interactive: func() bool { return false },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() { code <- a.run(ctx, []string{"sim", "--addr", "127.0.0.1:0", "--slots", "2"}); pw.Close() }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := strings.Fields(strings.TrimPrefix(line, "LLM simulator listening on "))[0]
+	resp, err := http.Get(url + "/health")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("health: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	go io.Copy(io.Discard, pr)
+	cancel()
+	if c := <-code; c != 0 {
+		t.Errorf("exit %d", c)
+	}
+	if r := runCLI(t, nil, "help"); strings.Contains(r.stdout, "  sim ") {
+		t.Error("the hidden sim command is listed in help")
 	}
 }

@@ -389,3 +389,22 @@ func TestKeyLinesSkipsMultilineStrings(t *testing.T) {
 		t.Errorf("a line inside a multi-line string was taken for a key: %v", lines)
 	}
 }
+
+func TestLLMOptionsFromConfig(t *testing.T) {
+	c := DefaultConfig()
+	c.LLM.BaseURL, c.LLM.Model, c.LLM.APIKeyEnv = "http://127.0.0.1:11434", "qwen", "MY_KEY"
+	c.LLM.IdleTimeout = Duration(7 * time.Second)
+	lookup := func(k string) (string, bool) { v, ok := map[string]string{"MY_KEY": "sk-local"}[k]; return v, ok }
+	o, err := c.LLMOptions(lookup, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.BaseURL != "http://127.0.0.1:11434" || o.Model != "qwen" || o.APIKey != "sk-local" || o.IdleTimeout != 7*time.Second ||
+		o.MaxRetries != 5 || o.BreakerThreshold != 5 || o.StructuredOutput != "auto" {
+		t.Errorf("options %+v", o)
+	}
+	c.LLM.APIKeyEnv = "UNSET_KEY"
+	if _, err := c.LLMOptions(lookup, nil, nil); err == nil || !strings.Contains(err.Error(), "UNSET_KEY") {
+		t.Errorf("unset key variable: %v", err)
+	}
+}
