@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -43,6 +44,7 @@ const (
 )
 
 func main() {
+	pipeline.InstallGitTransport()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	a := &app{
 		stdin:     os.Stdin,
@@ -133,8 +135,7 @@ func (a *app) commands() []*command {
 	return []*command{
 		{name: "tui", summary: "open the terminal UI (the default with no arguments on a terminal)", issue: 7,
 			help: "Watch generation live, pause, skip, retry, curate samples and export.\n\nExamples:\n  cicdllm\n  cicdllm tui --workdir ~/datasets/k8s"},
-		{name: "scrape", summary: "clone or update the repositories listed in repos.txt", issue: 4,
-			help: "Reads repos.txt (URLs, org/user/group URLs, local paths) and keeps bare clones in repos/.\n\nExamples:\n  cicdllm scrape\n  cicdllm scrape --workdir ~/datasets/k8s"},
+		a.scrapeCommand(),
 		{name: "prepare", summary: "generate questions and answers for every selected file", issue: 5,
 			help: "Asks the LLM for questions about each chunk of each file, then for grounded answers.\n\nExamples:\n  cicdllm prepare\n  cicdllm prepare --workdir ~/datasets/k8s"},
 		{name: "retry", summary: "reprocess the files that failed", issue: 5,
@@ -504,6 +505,194 @@ func (a *app) runVersion(context.Context, *cmdEnv, []string) error {
 	return nil
 }
 
+// ---- scrape ------------------------------------------------------------------
+
+func (a *app) scrapeCommand() *command {
+	var opts pipeline.ScrapeOptions
+	return &command{
+		name: "scrape", args: "[--concurrency N] [--depth N] [--dry-run]", needsEnv: true,
+		summary: "clone or update the repositories listed in repos.txt",
+		flags: func(fs *flag.FlagSet) {
+			fs.IntVar(&opts.Concurrency, "concurrency", 0, "repositories cloned at once (default scrape.concurrency, 2)")
+			fs.IntVar(&opts.Depth, "depth", 0, "commits of history to fetch, 0 = all (default scrape.depth, 1)")
+			fs.BoolVar(&opts.DryRun, "dry-run", false, "list what would be cloned, updated or read, after expanding organisations")
+		},
+		flagKeys: map[string]string{"concurrency": "scrape.concurrency", "depth": "scrape.depth"},
+		help: `repos.txt holds one entry per line: an https:// or git@/ssh:// repository URL,
+a GitHub organisation or user URL (https://github.com/kubernetes) or GitLab
+group URL, which is expanded through the API, or a local path (read in place).
+Blank lines and # comments are ignored; every rejected line is reported with
+its number and the reason. Remote repositories become bare clones in
+repos/<host>/<owner>/<name>.git (no working tree is ever checked out); a
+repository already there is updated to its default branch. Tokens come from
+the variables named by scrape.github_token_env and scrape.gitlab_token_env.
+Exits 1 if a line was rejected or a repository failed, after doing the rest.
+
+Examples:
+  cicdllm scrape
+  cicdllm scrape --dry-run
+  GITHUB_TOKEN=ghp_... cicdllm scrape --concurrency 4 --depth 1`,
+		run: a.runScrape(&opts),
+	}
+}
+
+func (a *app) runScrape(opts *pipeline.ScrapeOptions) func(context.Context, *cmdEnv, []string) error {
+	return func(ctx context.Context, e *cmdEnv, args []string) error {
+		if len(args) > 0 {
+			return usageError("scrape takes no arguments, got %q", args[0])
+		}
+		c := e.cfg.Config
+		opts.Concurrency, opts.Depth = c.Scrape.Concurrency, c.Scrape.Depth
+		home, _ := os.UserHomeDir()
+		if h, ok := e.lookupEnv("HOME"); ok {
+			home = h
+		}
+		s := &pipeline.Scraper{WS: e.ws, Config: c, LookupEnv: e.lookupEnv, Home: home, Logger: e.logger}
+		if !opts.DryRun {
+			st, err := e.openStore(ctx, true)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			s.Store = st
+		}
+		p := newEventPrinter(e.stdout, e.interactive())
+		s.OnEvent = p.scrapeEvent
+		rep, err := s.Run(ctx, *opts)
+		p.clear()
+		if errors.Is(err, pipeline.ErrNoReposFile) {
+			return usageError("%v", err)
+		}
+		if err != nil {
+			return err
+		}
+		return e.scrapeSummary(rep, opts.DryRun)
+	}
+}
+
+func (e *cmdEnv) scrapeSummary(rep pipeline.ScrapeReport, dryRun bool) error {
+	w := e.stdout
+	if dryRun {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "ACTION\tREPOSITORY\tWHERE\n")
+		for _, p := range rep.Planned {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Action, printable(p.Entry.DisplayName()), e.ws.Rel(p.Dir))
+		}
+		_ = tw.Flush()
+		fmt.Fprintf(w, "%d repositories (dry run: nothing was cloned)\n", len(rep.Planned))
+	} else {
+		fmt.Fprintf(w, "%d repositories ready: %d cloned, %d updated, %d unchanged, %d local\n",
+			len(rep.Results), rep.Count(pipeline.ActionCloned), rep.Count(pipeline.ActionUpdated),
+			rep.Count(pipeline.ActionUnchanged), rep.Count(pipeline.ActionLocal))
+	}
+	for _, r := range rep.Rejected {
+		fmt.Fprintf(w, "repos.txt:%d: rejected %q: %s\n", r.Line, printable(r.Text), r.Reason)
+	}
+	for _, f := range rep.Failed {
+		where := ""
+		if f.Line > 0 {
+			where = fmt.Sprintf("repos.txt:%d: ", f.Line)
+		}
+		fmt.Fprintf(w, "%sfailed %s: %s\n", where, printable(f.Name), printable(f.Err.Error()))
+	}
+	if rep.OK() {
+		return nil
+	}
+	return fmt.Errorf("%d lines of repos.txt rejected, %d repositories or organisations failed (details above and in %s)",
+		len(rep.Rejected), len(rep.Failed), e.ws.Rel(e.log.Path))
+}
+
+// eventPrinter shows pipeline events. Without a terminal it prints one
+// plain line per event (no escape codes, fit for logs and CI); on a
+// terminal, progress replaces a single status line instead of scrolling.
+type eventPrinter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	tty    bool
+	status string
+	last   map[string]string
+}
+
+func newEventPrinter(w io.Writer, tty bool) *eventPrinter {
+	return &eventPrinter{w: w, tty: tty, last: map[string]string{}}
+}
+
+func (p *eventPrinter) line(format string, args ...any) {
+	p.clearLocked()
+	fmt.Fprintf(p.w, format+"\n", args...)
+	p.redrawLocked()
+}
+
+func (p *eventPrinter) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLocked()
+	p.status = ""
+}
+
+func (p *eventPrinter) clearLocked() {
+	if p.tty && p.status != "" {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}
+
+func (p *eventPrinter) redrawLocked() {
+	if p.tty && p.status != "" {
+		fmt.Fprint(p.w, p.status)
+	}
+}
+
+func (p *eventPrinter) scrapeEvent(ev pipeline.ScrapeEvent) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pos := ""
+	if ev.Total > 0 {
+		pos = fmt.Sprintf("[%d/%d] ", ev.Index, ev.Total)
+	}
+	name := printable(ev.Name)
+	switch ev.Kind {
+	case pipeline.ScrapeRejected:
+		p.line("repos.txt:%d: rejected: %s", ev.Line, ev.Message)
+	case pipeline.ScrapeExpanding, pipeline.ScrapeWaiting:
+		p.line("%s: %s", name, ev.Message)
+	case pipeline.ScrapeExpanded:
+		p.line("%s: found %s", name, ev.Message)
+	case pipeline.ScrapeStarted:
+		if !p.tty {
+			p.line("%sstarting %s", pos, name)
+		}
+	case pipeline.ScrapeProgress:
+		text := ev.Progress.Phase
+		if ev.Progress.Percent >= 0 {
+			text += fmt.Sprintf(" %d%%", ev.Progress.Percent)
+		}
+		if ev.Progress.Bytes > 0 {
+			text += ", " + humanBytes(ev.Progress.Bytes)
+		}
+		if p.tty {
+			p.clearLocked()
+			p.status = truncate(fmt.Sprintf("%s%s: %s", pos, name, text), 100)
+			p.redrawLocked()
+		} else if phase := ev.Progress.Phase; p.last[ev.Name] != phase {
+			// Without a terminal, one line per phase rather than per percent.
+			p.last[ev.Name] = phase
+			p.line("%s%s: %s", pos, name, phase)
+		}
+	case pipeline.ScrapeDone:
+		r := ev.Result
+		p.line("%s%s %s (%s, %s)", pos, r.Action, name, r.DefaultBranch, shortHash(r.HeadCommit))
+	case pipeline.ScrapeFailed:
+		p.line("%sfailed %s: %s", pos, name, printable(ev.Err.Error()))
+	}
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
 // ---- sim ---------------------------------------------------------------------
 
 func (a *app) simCommand() *command {
@@ -591,7 +780,11 @@ func (e *cmdEnv) printStatus(s pipeline.Status) {
 		last = s.LastActivity.Local().Format("2006-01-02 15:04:05")
 	}
 	fmt.Fprintf(w, "Workspace\t%s\n", e.ws.Dir)
-	fmt.Fprintf(w, "Repositories\t%d listed in repos.txt, %d cloned\n", s.ReposListed, s.ReposCloned)
+	rejected := ""
+	if s.ReposRejected > 0 {
+		rejected = fmt.Sprintf(" (%d lines rejected: see `cicdllm scrape --dry-run`)", s.ReposRejected)
+	}
+	fmt.Fprintf(w, "Repositories\t%d listed in repos.txt%s, %d cloned\n", s.ReposListed, rejected, s.ReposCloned)
 	fmt.Fprintf(w, "Files\t%d done, %d skipped, %d failed\n", s.FilesDone, s.FilesSkipped, s.FilesFailed)
 	fmt.Fprintf(w, "Samples\t%d active, %d pending, %d stale, %d deleted (%d conversation turns)\n",
 		s.Samples["active"], s.Samples["pending"], s.Samples["stale"], s.Samples["deleted"], s.Turns)

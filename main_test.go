@@ -12,6 +12,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"cicdllm/store"
 )
@@ -226,7 +230,7 @@ func TestSecondWriterGetsLockError(t *testing.T) {
 }
 
 func TestPlaceholdersSayNotImplemented(t *testing.T) {
-	for _, name := range []string{"tui", "scrape", "prepare", "retry", "export", "mlx", "demo"} {
+	for _, name := range []string{"tui", "prepare", "retry", "export", "mlx", "demo"} {
 		r := runCLI(t, nil, name)
 		if r.code != 2 || strings.TrimSpace(r.stderr) != "cicdllm "+name+": not implemented yet" {
 			t.Errorf("%s: exit %d, stderr %q", name, r.code, r.stderr)
@@ -404,5 +408,54 @@ func TestSimCommandServesUntilCancelled(t *testing.T) {
 	}
 	if r := runCLI(t, nil, "help"); strings.Contains(r.stdout, "  sim ") {
 		t.Error("the hidden sim command is listed in help")
+	}
+}
+
+// localRepo makes a git repository with one commit using go-git.
+func localRepo(t *testing.T, dir string) {
+	t.Helper()
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(dir, "deploy.sh"), "#!/bin/sh\necho deploy\n")
+	wt, _ := repo.Worktree()
+	if _, err := wt.Add("deploy.sh"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wt.Commit("init", &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.com", When: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestScrapeCommand(t *testing.T) {
+	dir := t.TempDir()
+	if r := runCLI(t, nil, "scrape", "--workdir", dir); r.code != 2 || !strings.Contains(r.stderr, "no repos.txt") {
+		t.Errorf("without repos.txt: %d %s", r.code, r.stderr)
+	}
+	local := filepath.Join(t.TempDir(), "infra")
+	localRepo(t, local)
+	mustWrite(t, filepath.Join(dir, "repos.txt"), "# ours\n"+local+"\n")
+
+	r := runCLI(t, nil, "scrape", "--dry-run", "--workdir", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "read in place") || !strings.Contains(r.stdout, "dry run") {
+		t.Errorf("dry run: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, nil, "scrape", "--workdir", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "local local/infra") || !strings.Contains(r.stdout, "1 repositories ready") {
+		t.Errorf("scrape: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, "\x1b") {
+		t.Error("escape codes in output without a terminal")
+	}
+	if r := runCLI(t, nil, "status", "--workdir", dir); !strings.Contains(r.stdout, "1 cloned") {
+		t.Errorf("status after scrape: %s", r.stdout)
+	}
+
+	// A rejected line is reported with its number, and the exit code says so.
+	mustWrite(t, filepath.Join(dir, "repos.txt"), local+"\n--upload-pack=touch /tmp/x\n")
+	r = runCLI(t, nil, "scrape", "--workdir", dir)
+	if r.code != 1 || !strings.Contains(r.stdout, "repos.txt:2: rejected") || !strings.Contains(r.stderr, "1 lines of repos.txt rejected") {
+		t.Errorf("rejected line: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -95,6 +95,7 @@ type ScrapeConfig struct {
 	GitHubTokenEnv  string   `toml:"github_token_env" doc:"Name of the environment variable holding a GitHub token (optional; raises rate limits, reaches private repositories)."`
 	GitLabAPIURL    string   `toml:"gitlab_api_url" doc:"GitLab REST API (change it for self-hosted GitLab)."`
 	GitLabTokenEnv  string   `toml:"gitlab_token_env" doc:"Name of the environment variable holding a GitLab token (optional)."`
+	AllowHTTP       bool     `toml:"allow_http" doc:"Accept plain http:// repository URLs (unencrypted; for servers on a trusted network)."`
 }
 
 // BatteryConfig pauses the pipeline on a draining laptop.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"cicdllm/store"
@@ -10,20 +11,21 @@ import (
 
 // Status is the one-screen overview behind `cicdllm status`.
 type Status struct {
-	ReposListed  int // entries in repos.txt
-	ReposKnown   int64
-	ReposCloned  int64
-	FilesDone    int64
-	FilesSkipped int64
-	FilesFailed  int64
-	Samples      map[string]int64 // by status: pending, active, deleted, stale
-	Turns        int64
-	DBSize       int64
-	DiskFree     uint64 // 0 when unknown
-	LastActivity time.Time
-	Power        PowerState
-	PowerErr     error
-	NextStep     string
+	ReposListed   int // accepted entries in repos.txt (an organisation counts once)
+	ReposRejected int // repos.txt lines scrape would reject
+	ReposKnown    int64
+	ReposCloned   int64
+	FilesDone     int64
+	FilesSkipped  int64
+	FilesFailed   int64
+	Samples       map[string]int64 // by status: pending, active, deleted, stale
+	Turns         int64
+	DBSize        int64
+	DiskFree      uint64 // 0 when unknown
+	LastActivity  time.Time
+	Power         PowerState
+	PowerErr      error
+	NextStep      string
 }
 
 // SampleTotal counts samples of every status.
@@ -37,7 +39,8 @@ func (s Status) SampleTotal() int64 {
 
 // ReadStatus gathers the workspace's counts from repos.txt and the store.
 func ReadStatus(ctx context.Context, ws Workspace, st *store.Store) (Status, error) {
-	listed, err := ws.ReposListed()
+	home, _ := os.UserHomeDir()
+	entries, rejected, err := ReadRepoList(ws, RepoListOptions{Workdir: ws.Dir, Home: home})
 	if err != nil {
 		return Status{}, err
 	}
@@ -50,16 +53,17 @@ func ReadStatus(ctx context.Context, ws Workspace, st *store.Store) (Status, err
 		return Status{}, fmt.Errorf("database size: %w", err)
 	}
 	s := Status{
-		ReposListed:  listed,
-		ReposKnown:   stats.Repos,
-		ReposCloned:  stats.ReposCloned,
-		FilesDone:    stats.FilesDone,
-		FilesSkipped: stats.FilesSkipped,
-		FilesFailed:  stats.FilesFailed,
-		Samples:      stats.SamplesByStatus,
-		Turns:        stats.Turns,
-		DBSize:       size,
-		LastActivity: stats.LastActivity,
+		ReposListed:   len(entries),
+		ReposRejected: len(rejected),
+		ReposKnown:    stats.Repos,
+		ReposCloned:   stats.ReposCloned,
+		FilesDone:     stats.FilesDone,
+		FilesSkipped:  stats.FilesSkipped,
+		FilesFailed:   stats.FilesFailed,
+		Samples:       stats.SamplesByStatus,
+		Turns:         stats.Turns,
+		DBSize:        size,
+		LastActivity:  stats.LastActivity,
 	}
 	if s.Samples == nil {
 		s.Samples = map[string]int64{}

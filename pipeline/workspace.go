@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // Workspace holds the absolute paths of one cicdllm workspace:
@@ -100,24 +99,4 @@ func (w Workspace) Rel(path string) string {
 		return rel
 	}
 	return path
-}
-
-// ReposListed counts the entries of repos.txt: lines that are neither blank
-// nor comments. A missing file counts as zero.
-func (w Workspace) ReposListed() (int, error) {
-	data, err := os.ReadFile(w.ReposFile)
-	if os.IsNotExist(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", w.ReposFile, err)
-	}
-	n := 0
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(strings.TrimPrefix(line, "\ufeff"))
-		if line != "" && !strings.HasPrefix(line, "#") {
-			n++
-		}
-	}
-	return n, nil
 }
