@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ import (
 
 	"golang.org/x/term"
 
+	"cicdllm/llm"
 	"cicdllm/llm/sim"
 	"cicdllm/pipeline"
 	"cicdllm/store"
@@ -136,10 +138,9 @@ func (a *app) commands() []*command {
 		{name: "tui", summary: "open the terminal UI (the default with no arguments on a terminal)", issue: 7,
 			help: "Watch generation live, pause, skip, retry, curate samples and export.\n\nExamples:\n  cicdllm\n  cicdllm tui --workdir ~/datasets/k8s"},
 		a.scrapeCommand(),
-		{name: "prepare", summary: "generate questions and answers for every selected file", issue: 5,
-			help: "Asks the LLM for questions about each chunk of each file, then for grounded answers.\n\nExamples:\n  cicdllm prepare\n  cicdllm prepare --workdir ~/datasets/k8s"},
-		{name: "retry", summary: "reprocess the files that failed", issue: 5,
-			help: "Re-runs exactly the files listed as failed and clears each on success.\n\nExamples:\n  cicdllm retry"},
+		a.prepareCommand(false),
+		a.prepareCommand(true),
+		a.promptsCommand(),
 		{name: "export", summary: "write a training set (CSV, Alpaca, ChatML, ShareGPT, Llama 3, ...)", issue: 6,
 			help: "Streams the active samples into one of the training formats.\n\nExamples:\n  cicdllm export --template chatml-jsonl --output-file dataset.jsonl"},
 		{name: "mlx", args: "list|download|info|remove [MODEL]", summary: "manage MLX models in the Hugging Face cache", issue: 8,
@@ -691,6 +692,304 @@ func shortHash(h string) string {
 		return h[:12]
 	}
 	return h
+}
+
+// ---- prepare and retry --------------------------------------------------------
+
+type prepareFlags struct {
+	repo, file string
+	dryRun     bool
+	// Bound only so -h documents them; their values reach the config as
+	// overrides (flagKeys).
+	maxTokens, concurrency int
+	temperature            float64
+	maxFileSize, theme     string
+}
+
+func (a *app) prepareCommand(retry bool) *command {
+	var f prepareFlags
+	c := &command{
+		name: "prepare", needsEnv: true,
+		args:    "[--repo NAME] [--max-tokens N] [--temperature T] [--max-file-size S] [--concurrency N] [--theme T] [--dry-run]",
+		summary: "generate questions and answers for every selected file",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&f.repo, "repo", "", "only repositories whose name contains `NAME`")
+			fs.IntVar(&f.maxTokens, "max-tokens", 0, "token budget of one answer (default generation.max_tokens, 1024)")
+			fs.Float64Var(&f.temperature, "temperature", 0, "sampling temperature 0-2 (default generation.temperature, 0.7)")
+			fs.StringVar(&f.maxFileSize, "max-file-size", "", "skip larger files, e.g. 2MiB (default files.max_file_size, 5MiB)")
+			fs.IntVar(&f.concurrency, "concurrency", 0, "requests in flight (default: the server's slots)")
+			fs.StringVar(&f.theme, "theme", "", "prompt theme: code, devops or a folder under prompts/")
+			fs.BoolVar(&f.dryRun, "dry-run", false, "list files, chunks and an estimate of requests and tokens; call no LLM")
+		},
+		flagKeys: map[string]string{"max-tokens": "generation.max_tokens", "temperature": "generation.temperature",
+			"max-file-size": "files.max_file_size", "concurrency": "llm.concurrency", "theme": "generation.theme"},
+		help: `Walks the HEAD tree of every scraped repository, selects source files,
+splits each into chunks that fit the model, asks for questions about each
+chunk, then for an answer to each question. Every answer is committed as it
+arrives; unchanged files are skipped on the next run, changed ones are
+regenerated (their old samples become stale). Ctrl-C stops gracefully after
+the requests in flight; a second Ctrl-C stops at once. Either way, running
+prepare again resumes.
+
+Examples:
+  cicdllm prepare
+  cicdllm prepare --repo kubernetes --max-tokens 2048 --theme devops
+  cicdllm prepare --dry-run`,
+	}
+	if retry {
+		c.name, c.summary = "retry", "reprocess the files that failed"
+		c.args = "[--file PATH] [--max-tokens N] [--temperature T] [--concurrency N]"
+		inner := c.flags
+		c.flags = func(fs *flag.FlagSet) {
+			inner(fs)
+			fs.StringVar(&f.file, "file", "", "only this failed file (repository-relative `PATH`)")
+		}
+		c.help = "Reprocesses exactly the files listed as failed (answering their pending\nquestions first) and clears each on success.\n\nExamples:\n  cicdllm retry\n  cicdllm retry --file deploy/helm/values.yaml"
+	}
+	c.run = func(ctx context.Context, e *cmdEnv, args []string) error {
+		if len(args) > 0 {
+			return usageError("%s takes no arguments, got %q", c.name, args[0])
+		}
+		return e.runPrepare(ctx, f, retry)
+	}
+	return c
+}
+
+func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) error {
+	cfg := e.cfg.Config
+	theme, err := pipeline.LoadTheme(e.ws.PromptsDir, cfg.Generation.Theme)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	st, err := e.openStore(ctx, !f.dryRun)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	r := &pipeline.Runner{WS: e.ws, Config: cfg, Store: st, Theme: theme, RepoFilter: f.repo, Logger: e.logger}
+	if retry {
+		failures, err := st.Failures(ctx, 0)
+		if err != nil {
+			return err
+		}
+		r.Only = map[pipeline.FileKey]bool{}
+		for _, fl := range failures {
+			if f.file == "" || fl.FilePath == f.file {
+				r.Only[pipeline.FileKey{RepoID: fl.RepoID, Path: fl.FilePath}] = true
+			}
+		}
+		if len(r.Only) == 0 {
+			if f.file != "" {
+				return usageError("%s is not among the failed files; see `cicdllm stats`", f.file)
+			}
+			fmt.Fprintln(e.stdout, "no failed files to retry")
+			return nil
+		}
+	}
+	if f.dryRun {
+		return e.dryRunPrepare(ctx, r)
+	}
+
+	opts, err := cfg.LLMOptions(e.lookupEnv, e.logger, func(ev llm.BreakerEvent) {
+		if ev.State == llm.BreakerOpen {
+			fmt.Fprintf(e.stderr, "LLM server unreachable; retrying in %s (%v)\n", ev.RetryIn.Round(time.Second), ev.Err)
+		} else if ev.State == llm.BreakerClosed {
+			fmt.Fprintln(e.stderr, "LLM server is back")
+		}
+	})
+	if err != nil {
+		return usageError("%v", err)
+	}
+	client, err := llm.New(opts)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	info, err := client.Probe(ctx, llm.ProbeOptions{ContextSize: cfg.LLM.ContextSize, Concurrency: cfg.LLM.Concurrency})
+	if err != nil {
+		return err
+	}
+	r.Client, r.Slots, r.ContextSize, r.Model = client, info.Slots, info.ContextSize, info.Model
+	fmt.Fprintf(e.stdout, "LLM: %s at %s, model %s, %d tokens per request, %d slots, structured output %s\n",
+		info.Kind, info.URL, info.Model, info.ContextSize, info.Slots, info.StructuredOutput)
+
+	// First Ctrl-C: stop dispatching and let the requests in flight
+	// commit. Second: abandon them. Either way the database stays
+	// consistent and the next run resumes.
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-sigs:
+				n++
+				if n == 1 {
+					fmt.Fprintln(e.stderr, "stopping after the requests in flight (Ctrl-C again to stop now)")
+					r.Stop()
+				} else {
+					cancelRun()
+				}
+			}
+		}
+	}()
+	go pipeline.WatchBattery(runCtx, cfg.Battery, pipeline.ReadPower, r, e.logger, func(p pipeline.PowerState, paused bool) {
+		if paused {
+			fmt.Fprintf(e.stderr, "paused: battery %s < %d%%\n", p, cfg.Battery.Low)
+		} else {
+			fmt.Fprintln(e.stderr, "resumed: battery recovered")
+		}
+	})
+	p := newEventPrinter(e.stdout, e.interactive())
+	r.OnEvent = p.runnerEvent
+	start := time.Now()
+	stopTicker := p.tickProgress(r.Progress(), start)
+	err = r.Run(runCtx)
+	stopTicker()
+	p.clear()
+	e.prepareSummary(r.Progress(), time.Since(start))
+	interrupted := ctx.Err() != nil || runCtx.Err() != nil
+	if err != nil && !interrupted {
+		return err
+	}
+	if interrupted {
+		return &exitError{code: exitInterrupted, err: errors.New("interrupted; run the same command again to resume")}
+	}
+	if n := r.Progress().FilesFailed.Load(); n > 0 {
+		return fmt.Errorf("%d files failed (reasons above and in `cicdllm stats`); run `cicdllm retry` to try them again", n)
+	}
+	return nil
+}
+
+func (e *cmdEnv) dryRunPrepare(ctx context.Context, r *pipeline.Runner) error {
+	cfg := e.cfg.Config
+	ctxSize := cfg.LLM.ContextSize
+	if ctxSize == 0 {
+		ctxSize = llm.DefaultContext
+		fmt.Fprintf(e.stdout, "assuming %d tokens per request (set llm.context_size, or run without --dry-run to ask the server)\n", ctxSize)
+	}
+	r.ContextSize, r.Dry = ctxSize, pipeline.NewDryRun()
+	if err := r.Run(ctx); err != nil {
+		return err
+	}
+	d := r.Dry
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "REPOSITORY\tFILE\tLANGUAGE\tLINES\tCHUNKS")
+	for _, f := range d.Files {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", printable(f.Repo), printable(f.Path), f.Language, f.Lines, f.Chunks)
+	}
+	_ = tw.Flush()
+	var skipped []string
+	for reason, n := range d.Skipped {
+		skipped = append(skipped, fmt.Sprintf("%s %d", reason, n))
+	}
+	sort.Strings(skipped)
+	fmt.Fprintf(e.stdout, "%d files to process, %d unchanged, skipped: %s\n", len(d.Files), r.Progress().FilesUnchanged.Load(), strings.Join(skipped, ", "))
+	fmt.Fprintf(e.stdout, "estimate: %d requests, ~%d prompt tokens, ~%d generated tokens (dry run: no LLM was called)\n",
+		d.Requests, d.PromptTokens, d.CompletionTokens)
+	return nil
+}
+
+func (e *cmdEnv) prepareSummary(s *pipeline.Snapshot, took time.Duration) {
+	prompt, cached := s.PromptTokens.Load(), s.CachedTokens.Load()
+	cachedPct := 0.0
+	if prompt > 0 {
+		cachedPct = 100 * float64(cached) / float64(prompt)
+	}
+	fmt.Fprintf(e.stdout, "%d files done, %d failed, %d skipped, %d unchanged; %d questions, %d answers (%d truncated); %d requests, %d tokens generated, %.0f%% of prompt tokens cached; %s\n",
+		s.FilesDone.Load(), s.FilesFailed.Load(), s.FilesSkipped.Load(), s.FilesUnchanged.Load(),
+		s.Questions.Load(), s.Answers.Load(), s.Truncated.Load(), s.Requests.Load(), s.CompletionTokens.Load(), cachedPct, took.Round(time.Second))
+}
+
+func (p *eventPrinter) runnerEvent(ev pipeline.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	file := printable(ev.Repo + "/" + ev.Path)
+	switch ev.Kind {
+	case pipeline.EventFileDone:
+		p.line("done %s", file)
+	case pipeline.EventFileFailed:
+		p.line("failed %s: %s", file, printable(ev.Text))
+	case pipeline.EventPaused:
+		p.line("paused")
+	case pipeline.EventResumed:
+		p.line("resumed")
+	case pipeline.EventQuestions:
+		if !p.tty {
+			p.line("asked %s (chunk %d): %d questions", file, ev.Chunk, ev.Count)
+		}
+	}
+}
+
+// tickProgress redraws the status line every half second on a terminal.
+func (p *eventPrinter) tickProgress(s *pipeline.Snapshot, start time.Time) func() {
+	if !p.tty {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				secs := max(time.Since(start).Seconds(), 1)
+				p.mu.Lock()
+				p.clearLocked()
+				p.status = fmt.Sprintf("files %d done, %d failed · %d answers · %d in flight · %.0f tok/s · %s",
+					s.FilesDone.Load(), s.FilesFailed.Load(), s.Answers.Load(), s.InFlight.Load(),
+					float64(s.CompletionTokens.Load())/secs, time.Since(start).Round(time.Second))
+				p.redrawLocked()
+				p.mu.Unlock()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// ---- prompts -------------------------------------------------------------------
+
+func (a *app) promptsCommand() *command {
+	var force bool
+	return &command{
+		name: "prompts", args: "list | export THEME [--force]", needsEnv: true,
+		summary: "list prompt themes or write a built-in one to prompts/ to customise it",
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&force, "force", false, "export: overwrite existing files")
+		},
+		help: "A theme is four text/template files in prompts/<theme>/: question_system.txt,\nquestion_user.txt, answer_system.txt, answer_user.txt, with the fields {{.Code}},\n{{.Path}}, {{.Repo}}, {{.Language}}, {{.Lines}}, {{.Question}} and {{.Count}}.\n\nExamples:\n  cicdllm prompts list\n  cicdllm prompts export code\n  cicdllm prepare --theme code",
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			switch {
+			case len(args) == 1 && args[0] == "list":
+				for _, name := range pipeline.BuiltinThemes() {
+					fmt.Fprintf(e.stdout, "%s (built in)\n", name)
+				}
+				entries, _ := os.ReadDir(e.ws.PromptsDir)
+				for _, d := range entries {
+					if d.IsDir() {
+						fmt.Fprintf(e.stdout, "%s (%s)\n", d.Name(), e.ws.Rel(filepath.Join(e.ws.PromptsDir, d.Name())))
+					}
+				}
+				return nil
+			case len(args) == 2 && args[0] == "export":
+				files, err := pipeline.ExportTheme(e.ws.PromptsDir, args[1], force)
+				if err != nil {
+					return usageError("%v", err)
+				}
+				for _, f := range files {
+					fmt.Fprintf(e.stdout, "wrote %s\n", e.ws.Rel(f))
+				}
+				return nil
+			}
+			return usageError("prompts needs `list` or `export THEME`")
+		},
+	}
 }
 
 // ---- sim ---------------------------------------------------------------------

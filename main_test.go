@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -17,6 +21,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"cicdllm/llm/sim"
 	"cicdllm/store"
 )
 
@@ -230,7 +235,7 @@ func TestSecondWriterGetsLockError(t *testing.T) {
 }
 
 func TestPlaceholdersSayNotImplemented(t *testing.T) {
-	for _, name := range []string{"tui", "prepare", "retry", "export", "mlx", "demo"} {
+	for _, name := range []string{"tui", "export", "mlx", "demo"} {
 		r := runCLI(t, nil, name)
 		if r.code != 2 || strings.TrimSpace(r.stderr) != "cicdllm "+name+": not implemented yet" {
 			t.Errorf("%s: exit %d, stderr %q", name, r.code, r.stderr)
@@ -362,8 +367,13 @@ func TestRealBinaryExitCodes(t *testing.T) {
 	if code, out := run("--workdir", dir, "status"); code != 0 || !strings.Contains(out, "Next step") {
 		t.Errorf("status: %d %s", code, out)
 	}
-	if code, out := run("prepare"); code != 2 || !strings.Contains(out, "not implemented yet") {
-		t.Errorf("prepare: %d %s", code, out)
+	if code, out := run("export"); code != 2 || !strings.Contains(out, "not implemented yet") {
+		t.Errorf("export: %d %s", code, out)
+	}
+	// No LLM server: one line saying so, with the command that starts one.
+	mustWrite(t, filepath.Join(dir, "cicdllm.toml"), "[llm]\nbase_url = \"http://127.0.0.1:1\"\n")
+	if code, out := run("--workdir", dir, "prepare"); code != 1 || !strings.Contains(out, "cannot reach the LLM server at http://127.0.0.1:1") || !strings.Contains(out, "llama-server -m") {
+		t.Errorf("prepare without a server: %d %s", code, out)
 	}
 	if code, out := run("version"); code != 0 || !strings.HasPrefix(out, "cicdllm ") {
 		t.Errorf("version: %d %s", code, out)
@@ -457,5 +467,199 @@ func TestScrapeCommand(t *testing.T) {
 	r = runCLI(t, nil, "scrape", "--workdir", dir)
 	if r.code != 1 || !strings.Contains(r.stdout, "repos.txt:2: rejected") || !strings.Contains(r.stderr, "1 lines of repos.txt rejected") {
 		t.Errorf("rejected line: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestPrepareSurvivesKills SIGKILLs a `cicdllm prepare` subprocess at 10
+// random moments, then lets it finish: every file ends done, no question is
+// duplicated, nothing is left pending and the database is intact.
+func TestPrepareSurvivesKills(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(t.TempDir(), "svc")
+	repo, err := git.PlainInit(src, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := repo.Worktree()
+	for i := range 12 {
+		name := fmt.Sprintf("pkg/f%02d.go", i)
+		var body strings.Builder
+		fmt.Fprintf(&body, "package pkg\n\n// Worker%d processes jobs.\nfunc Worker%d(jobs []string) int {\n\tn := 0\n\tfor range jobs {\n\t\tn++\n\t}\n\treturn n\n}\n", i, i)
+		mustWrite(t, filepath.Join(src, name), body.String())
+		if _, err := wt.Add(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := wt.Commit("init", &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.com", When: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	s := sim.New(sim.Config{Slots: 4, TokensPerSecond: 400, AnswerTokens: 40})
+	url, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustWrite(t, filepath.Join(dir, "repos.txt"), src+"\n")
+	mustWrite(t, filepath.Join(dir, "cicdllm.toml"), "[llm]\nbase_url = \""+url+"\"\n[generation]\nquestions_per_chunk = 3\nmax_tokens = 96\n[battery]\nenabled = false\n")
+	if r := runCLI(t, nil, "scrape", "--workdir", dir); r.code != 0 {
+		t.Fatalf("scrape: %s %s", r.stdout, r.stderr)
+	}
+	prepare := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "--workdir", dir, "prepare")
+		cmd.Env = append(os.Environ(), "CICDLLM_TEST_MAIN=1")
+		return cmd
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 10 {
+		cmd := prepare()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(50+rng.IntN(700)) * time.Millisecond)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Logf("kill %d done", i+1)
+	}
+	out, err := prepare().CombinedOutput()
+	if err != nil {
+		t.Fatalf("final run: %v\n%s", err, out)
+	}
+
+	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if ok, err := st.IntegrityCheck(ctx); ok != "ok" || err != nil {
+		t.Errorf("integrity: %s %v", ok, err)
+	}
+	if n, _ := st.CountPending(ctx); n != 0 {
+		t.Errorf("%d pending samples after completion", n)
+	}
+	stats, _ := st.Stats(ctx)
+	if stats.FilesDone != 12 || stats.FilesFailed != 0 {
+		t.Errorf("files done %d failed %d, want 12/0", stats.FilesDone, stats.FilesFailed)
+	}
+	seen := map[string]bool{}
+	q := store.SampleQuery{Limit: 1000}
+	for {
+		page, err := st.ListSamples(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sm := range page.Samples {
+			full, _ := st.Sample(ctx, sm.ID)
+			key := fmt.Sprintf("%s|%d|%s", full.FilePath, full.ChunkIndex, store.QuestionHash(sm.Question))
+			if seen[key] {
+				t.Errorf("duplicate sample: %s", key)
+			}
+			seen[key] = true
+			if sm.Status != store.StatusActive {
+				t.Errorf("sample %d is %s", sm.ID, sm.Status)
+			}
+		}
+		if page.Next == 0 {
+			break
+		}
+		q.After = page.Next
+	}
+	if len(seen) < 12*3 {
+		t.Errorf("%d samples for 12 files × 3 questions", len(seen))
+	}
+}
+
+// TestPrepareCtrlC interrupts prepare: it stops after the requests in
+// flight with exit code 130, the database is intact, and the next run
+// finishes the rest.
+func TestPrepareCtrlC(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT for child processes on Windows")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(t.TempDir(), "svc")
+	localRepo(t, src)
+	repo, _ := git.PlainOpen(src)
+	wt, _ := repo.Worktree()
+	for i := range 8 {
+		name := fmt.Sprintf("m%d.go", i)
+		mustWrite(t, filepath.Join(src, name), fmt.Sprintf("package m\n\n// F%d doubles n.\nfunc F%d(n int) int { return n * 2 }\n", i, i))
+		_, _ = wt.Add(name)
+	}
+	_, _ = wt.Commit("more", &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.com", When: time.Now()}})
+	s := sim.New(sim.Config{Slots: 2, TokensPerSecond: 100, AnswerTokens: 40})
+	url, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustWrite(t, filepath.Join(dir, "repos.txt"), src+"\n")
+	mustWrite(t, filepath.Join(dir, "cicdllm.toml"), "[llm]\nbase_url = \""+url+"\"\n[generation]\nquestions_per_chunk = 2\nmax_tokens = 64\n[battery]\nenabled = false\n")
+	if r := runCLI(t, nil, "scrape", "--workdir", dir); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	cmd := exec.Command(os.Args[0], "--workdir", dir, "prepare")
+	cmd.Env = append(os.Environ(), "CICDLLM_TEST_MAIN=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	_ = cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "stopping after the requests in flight") || !strings.Contains(out.String(), "run the same command again to resume") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := st.IntegrityCheck(context.Background()); ok != "ok" {
+		t.Error(ok)
+	}
+	st.Close()
+	r := runCLI(t, nil, "prepare", "--workdir", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "0 failed") {
+		t.Errorf("resume: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestPrepareDryRunAndPrompts(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(t.TempDir(), "infra")
+	localRepo(t, src)
+	mustWrite(t, filepath.Join(dir, "repos.txt"), src+"\n")
+	if r := runCLI(t, nil, "scrape", "--workdir", dir); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := runCLI(t, nil, "prepare", "--dry-run", "--workdir", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "deploy.sh") || !strings.Contains(r.stdout, "dry run: no LLM was called") {
+		t.Errorf("dry run: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, nil, "prompts", "export", "devops", "--workdir", dir); r.code != 0 || !strings.Contains(r.stdout, "prompts/devops/question_user.txt") {
+		t.Errorf("export: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, nil, "prompts", "export", "devops", "--workdir", dir); r.code != 2 || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("second export: %d %s", r.code, r.stderr)
+	}
+	// A custom theme that never shows the model the code is refused.
+	mustWrite(t, filepath.Join(dir, "prompts", "devops", "answer_user.txt"), "Question: {{.Question}}\n")
+	r = runCLI(t, nil, "prepare", "--dry-run", "--theme", "devops", "--workdir", dir)
+	if r.code != 2 || !strings.Contains(r.stderr, "never uses {{.Code}}") {
+		t.Errorf("bad theme: %d %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, nil, "prompts", "list", "--workdir", dir); !strings.Contains(r.stdout, "code (built in)") || !strings.Contains(r.stdout, "devops (prompts/devops)") {
+		t.Errorf("list: %s", r.stdout)
 	}
 }

@@ -705,3 +705,28 @@ func TestInvalidUTF8IsRefusedNotMangled(t *testing.T) {
 		t.Errorf("after refused edit: %+v", got)
 	}
 }
+
+func TestAskedChunks(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	repo := mustRepo(t, s, "github.com/c/c")
+	ids, err := s.InsertPendingQuestions(ctx, []NewQuestion{
+		{RepoID: repo, FilePath: "a.go", BlobOID: "b1", ChunkIndex: 0, Question: "q0?"},
+		{RepoID: repo, FilePath: "a.go", BlobOID: "b1", ChunkIndex: 2, Question: "q2?"},
+		{RepoID: repo, FilePath: "a.go", BlobOID: "old", ChunkIndex: 1, Question: "q1?"},
+		{RepoID: repo, FilePath: "b.go", BlobOID: "b1", ChunkIndex: 1, Question: "other file?"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StoreAnswer(ctx, Answer{SampleID: ids[0], Content: "answered"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSample(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AskedChunks(ctx, repo, "a.go", "b1")
+	if err != nil || len(got) != 1 || !got[0] {
+		t.Errorf("AskedChunks = %v, %v; want {0} (answered counts, deleted and other versions do not)", got, err)
+	}
+}

@@ -744,3 +744,23 @@ func (s *Store) updateSample(ctx context.Context, id int64, verb, query string, 
 	}
 	return nil
 }
+
+// AskedChunks returns the chunk indices of one file version that already
+// have questions (pending or answered), so a resumed run asks only the
+// chunks it never asked and answers only what is still pending.
+func (s *Store) AskedChunks(ctx context.Context, repoID int64, filePath, blobOID string) (map[int]bool, error) {
+	out := map[int]bool{}
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		return execSQL(conn, `
+			SELECT DISTINCT chunk_index FROM TrainingSamples
+			WHERE repo_id = :repo AND file_path = :path AND blob_oid = :blob AND status IN ('pending', 'active');`,
+			map[string]any{":repo": repoID, ":path": filePath, ":blob": blobOID}, func(stmt *sqlite.Stmt) error {
+				out[stmt.ColumnInt(0)] = true
+				return nil
+			})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list asked chunks of %s: %w", filePath, err)
+	}
+	return out, nil
+}

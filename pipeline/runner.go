@@ -1,0 +1,771 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"cicdllm/llm"
+	"cicdllm/store"
+)
+
+// Runner turns the selected files of the cloned repositories into
+// question/answer samples. It keeps exactly Slots requests in flight across
+// all files, answering pending questions before asking new ones so files
+// finish (and commit) early, and answering one chunk's questions back to
+// back so the server's prefix cache serves the shared system text and code.
+//
+// Every result is committed on its own (questions as pending samples, then
+// each answer), and a file is marked done only when none of its samples is
+// pending, so a kill at any moment loses at most the requests in flight and
+// a re-run resumes exactly where it stopped.
+type Runner struct {
+	WS     Workspace
+	Config Config
+	Store  *store.Store
+	Client *llm.Client
+	Theme  *Theme
+	Slots  int // requests in flight
+	// ContextSize is the server's context per request (llm.Probe).
+	ContextSize int
+	Model       string
+	Logger      *slog.Logger
+	OnEvent     func(Event) // called from several goroutines
+
+	// RepoFilter keeps only repositories whose name contains it.
+	RepoFilter string
+	// Only, when set, restricts the run to these files (retry).
+	Only map[FileKey]bool
+	// Dry, when set, makes Run plan without calling the LLM or writing,
+	// filling in what it would do.
+	Dry *DryRun
+
+	sel      *Selector
+	budget   int
+	schema   *llm.Schema
+	params   string
+	progress Snapshot
+
+	mu      sync.Mutex
+	wake    *sync.Cond
+	answers []*task // answered first: they finish files
+	asks    []*task
+	running int
+	held    int  // answers waiting in workers' own queues
+	planned bool // the planner has queued everything
+	paused  bool
+	stop    bool
+	skipped map[FileKey]bool
+}
+
+// FileKey names a file of a repository.
+type FileKey struct {
+	RepoID int64
+	Path   string
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// Runner events.
+const (
+	EventFileStarted EventKind = iota
+	EventQuestions             // questions for a chunk were stored
+	EventAnswer                // one answer was stored
+	EventFileDone
+	EventFileFailed
+	EventFileSkipped // skipped by a rule, or by Skip
+	EventPaused
+	EventResumed
+)
+
+// Event is something the Runner did, for the CLI and the UI.
+type Event struct {
+	Kind     EventKind
+	Repo     string
+	Path     string
+	Chunk    int
+	Question string
+	Text     string // answer text, or the skip/failure reason
+	Count    int    // questions stored
+	Err      error
+}
+
+// Snapshot holds the run's counters; faces poll it (it changes too often
+// for an event per change).
+type Snapshot struct {
+	FilesPlanned, FilesDone, FilesFailed, FilesSkipped, FilesUnchanged atomic.Int64
+	FilesRead                                                          atomic.Int64 // blobs inflated
+	Questions, Answers, Truncated                                      atomic.Int64
+	Requests, InFlight                                                 atomic.Int64
+	PromptTokens, CachedTokens, CompletionTokens                       atomic.Int64
+	// Answer prompts share their prefix (system text and code) within a
+	// chunk, so their cache hits measure prefix-cache friendliness.
+	AnswerPromptTokens, AnswerCachedTokens atomic.Int64
+}
+
+// Progress returns the live counters.
+func (r *Runner) Progress() *Snapshot { return &r.progress }
+
+// fileWork tracks one file while its tasks run.
+type fileWork struct {
+	key     FileKey
+	repo    store.Repo
+	file    File
+	commit  string
+	pending int // tasks queued or running
+	queued  bool
+	failed  error
+	mu      sync.Mutex
+}
+
+type taskKind int
+
+const (
+	askTask taskKind = iota
+	answerTask
+)
+
+type task struct {
+	kind     taskKind
+	fw       *fileWork
+	chunk    Chunk
+	sampleID int64
+	question string
+	attempt  int
+}
+
+// Run processes every repository and returns when all work is done, Stop
+// was called, or ctx ended.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	sel, err := NewSelector(r.Config.Files)
+	if err != nil {
+		return err
+	}
+	r.sel = sel
+	r.mu.Lock()
+	r.initLocked()
+	r.mu.Unlock()
+	r.Slots = max(r.Slots, 1)
+	// Both requests carry the chunk, so the larger budget bounds it.
+	r.budget = ChunkBudget(r.ContextSize, max(r.Config.Generation.MaxTokens, r.Config.Generation.QuestionMaxTokens), r.Theme.PromptOverhead())
+	r.schema = QuestionSchema(r.Config.Generation.QuestionsPerChunk)
+
+	if r.Dry != nil {
+		return r.plan(ctx) // no LLM: nothing below is needed
+	}
+	params, _ := json.Marshal(map[string]any{
+		"temperature": r.Config.Generation.Temperature, "max_tokens": r.Config.Generation.MaxTokens,
+		"questions_per_chunk": r.Config.Generation.QuestionsPerChunk, "context": r.ContextSize,
+		"structured_output": r.Client.StructuredMode(),
+	})
+	r.params = string(params)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// A cancelled context must also wake workers waiting for tasks.
+	stopWake := context.AfterFunc(ctx, func() { r.mu.Lock(); r.wake.Broadcast(); r.mu.Unlock() })
+	defer stopWake()
+
+	var wg sync.WaitGroup
+	for range r.Slots {
+		wg.Go(func() { r.worker(ctx) })
+	}
+	planErr := r.plan(ctx)
+	r.mu.Lock()
+	r.planned = true
+	r.wake.Broadcast()
+	r.mu.Unlock()
+	wg.Wait()
+	if planErr != nil {
+		return planErr
+	}
+	return ctx.Err()
+}
+
+// initLocked sets up the control state; the controls below may be called
+// before Run (a UI or the battery watcher can pause a run not started yet).
+func (r *Runner) initLocked() {
+	if r.wake == nil {
+		r.wake = sync.NewCond(&r.mu)
+		r.skipped = map[FileKey]bool{}
+	}
+	if r.OnEvent == nil {
+		r.OnEvent = func(Event) {}
+	}
+}
+
+// Pause stops handing out new requests; those in flight finish.
+func (r *Runner) Pause() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.initLocked()
+	if !r.paused {
+		r.paused = true
+		r.OnEvent(Event{Kind: EventPaused})
+	}
+}
+
+// Resume undoes Pause.
+func (r *Runner) Resume() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.initLocked()
+	if r.paused {
+		r.paused = false
+		r.wake.Broadcast()
+		r.OnEvent(Event{Kind: EventResumed})
+	}
+}
+
+// Skip drops the file's remaining requests for this run; it stays
+// unfinished, so the next run picks it up again.
+func (r *Runner) Skip(k FileKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.initLocked()
+	r.skipped[k] = true
+}
+
+// Stop ends the run gracefully: no new requests, those in flight finish and
+// commit. Cancel the context passed to Run to abandon them too.
+func (r *Runner) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.initLocked()
+	r.stop = true
+	r.wake.Broadcast()
+}
+
+// next blocks until a task may run. A worker first drains its own queue:
+// the answers of a chunk it asked, sent back to back so the server routes
+// them to the slot that already holds that chunk's prompt. Otherwise
+// answers come before asks; nil means the run is over for this worker.
+func (r *Runner) next(ctx context.Context, local *[]*task) *task {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		switch {
+		case ctx.Err() != nil || r.stop:
+			r.held -= len(*local)
+			*local = nil
+			return nil
+		case r.paused:
+		case len(*local) > 0:
+			t := (*local)[0]
+			*local = (*local)[1:]
+			r.held--
+			r.running++
+			return t
+		case len(r.answers) > 0:
+			t := r.answers[0]
+			r.answers = r.answers[1:]
+			// Take the rest of the same chunk's answers along.
+			for len(r.answers) > 0 && r.answers[0].fw == t.fw && r.answers[0].chunk.Index == t.chunk.Index {
+				*local = append(*local, r.answers[0])
+				r.answers = r.answers[1:]
+				r.held++
+			}
+			r.running++
+			return t
+		case len(r.asks) > 0:
+			t := r.asks[0]
+			r.asks = r.asks[1:]
+			r.running++
+			return t
+		case r.planned && r.running == 0 && r.held == 0:
+			r.wake.Broadcast()
+			return nil
+		}
+		r.wake.Wait()
+	}
+}
+
+// hold queues follow-up answers on the worker's own queue.
+func (r *Runner) hold(local *[]*task, ts []*task) {
+	for _, t := range ts {
+		t.fw.mu.Lock()
+		t.fw.pending++
+		t.fw.mu.Unlock()
+	}
+	r.mu.Lock()
+	*local = append(*local, ts...)
+	r.held += len(ts)
+	r.mu.Unlock()
+}
+
+func (r *Runner) enqueue(t *task) {
+	t.fw.mu.Lock()
+	t.fw.pending++
+	t.fw.mu.Unlock()
+	r.mu.Lock()
+	if t.kind == answerTask {
+		r.answers = append(r.answers, t)
+	} else {
+		r.asks = append(r.asks, t)
+	}
+	r.wake.Signal()
+	r.mu.Unlock()
+}
+
+// waitForRoom keeps the planner a little ahead of the workers instead of
+// reading every file of a large repository into memory.
+func (r *Runner) waitForRoom(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.asks) > 2*r.Slots && ctx.Err() == nil && !r.stop {
+		r.wake.Wait()
+	}
+}
+
+func (r *Runner) worker(ctx context.Context) {
+	var local []*task
+	for {
+		t := r.next(ctx, &local)
+		if t == nil {
+			return
+		}
+		r.progress.InFlight.Add(1)
+		follow := r.run(ctx, t)
+		r.progress.InFlight.Add(-1)
+		r.hold(&local, follow)
+		r.mu.Lock()
+		r.running--
+		r.wake.Broadcast()
+		r.mu.Unlock()
+		r.taskDone(ctx, t.fw)
+	}
+}
+
+func (r *Runner) isSkipped(k FileKey) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.skipped[k]
+}
+
+// run executes one task and returns the answers that follow from it (for
+// an ask). Errors the client could not retry away fail the file after
+// generation.max_file_attempts; a cancelled run fails nothing.
+func (r *Runner) run(ctx context.Context, t *task) []*task {
+	fw := t.fw
+	fw.mu.Lock()
+	failed := fw.failed != nil
+	fw.mu.Unlock()
+	if failed || r.isSkipped(fw.key) {
+		return nil
+	}
+	var follow []*task
+	var err error
+	if t.kind == askTask {
+		follow, err = r.ask(ctx, t)
+	} else {
+		err = r.answer(ctx, t)
+	}
+	if err == nil || ctx.Err() != nil {
+		return follow
+	}
+	var overflow *llm.ContextOverflowError
+	if t.kind == askTask && errors.As(err, &overflow) {
+		first, second, ok := SplitChunk(t.chunk, r.Config.Generation.MinChunkTokens)
+		if ok {
+			first.Index, second.Index = childIndex(t.chunk.Index, 0), childIndex(t.chunk.Index, 1)
+			r.Logger.Info("chunk too long for the context; splitting", "file", fw.key.Path, "lines", lineSpan(t.chunk), "err", err)
+			r.enqueue(&task{kind: askTask, fw: fw, chunk: first})
+			r.enqueue(&task{kind: askTask, fw: fw, chunk: second})
+			return nil
+		}
+	}
+	if retryableTask(err) && t.attempt+1 < r.Config.Generation.MaxFileAttempts {
+		r.Logger.Warn("request failed; trying again", "file", fw.key.Path, "attempt", t.attempt+1, "err", err)
+		t2 := *t
+		t2.attempt++
+		r.enqueue(&t2)
+		return nil
+	}
+	fw.mu.Lock()
+	if fw.failed == nil {
+		fw.failed = err
+	}
+	fw.mu.Unlock()
+	return nil
+}
+
+// childIndex numbers the halves of a split chunk so that a re-run, which
+// splits the same chunk the same way, finds the questions it stored.
+func childIndex(parent, side int) int { return 1_000_000 + parent*2 + side }
+
+// retryableTask: failures another attempt of the same task may fix.
+func retryableTask(err error) bool {
+	var overflow *llm.ContextOverflowError
+	switch {
+	case errors.As(err, &overflow):
+		return false
+	case errors.Is(err, ErrNoQuestions), errors.Is(err, llm.ErrEmptyCompletion), errors.Is(err, llm.ErrUnparsable):
+		return true
+	}
+	var api *llm.APIError
+	return !errors.As(err, &api) || api.Retryable
+}
+
+func lineSpan(c Chunk) string { return fmt.Sprintf("%d-%d", c.LineStart, c.LineEnd) }
+
+func (r *Runner) promptData(fw *fileWork, c Chunk) PromptData {
+	return PromptData{Code: c.Text, Path: fw.key.Path, Repo: fw.repo.Name, Language: fw.file.Language,
+		Lines: lineSpan(c), Count: r.Config.Generation.QuestionsPerChunk}
+}
+
+func (r *Runner) account(resp llm.Response) {
+	r.progress.Requests.Add(1)
+	r.progress.PromptTokens.Add(int64(resp.Usage.PromptTokens))
+	r.progress.CachedTokens.Add(int64(resp.Usage.CachedTokens))
+	r.progress.CompletionTokens.Add(int64(resp.Usage.CompletionTokens))
+}
+
+// ask requests the chunk's questions, stores them as pending samples and
+// returns the tasks that answer them.
+func (r *Runner) ask(ctx context.Context, t *task) ([]*task, error) {
+	fw := t.fw
+	msgs, err := r.Theme.QuestionMessages(r.promptData(fw, t.chunk))
+	if err != nil {
+		return nil, err
+	}
+	req := llm.Request{Messages: msgs, MaxTokens: r.Config.Generation.QuestionMaxTokens,
+		Temperature: r.Config.Generation.Temperature, Stream: true, Schema: r.schema}
+	resp, err := r.Client.Chat(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	r.account(resp)
+	structured := resp.Mode == llm.ModeJSONSchema || resp.Mode == llm.ModeJSONObject
+	questions, err := ParseQuestions(resp.Text, structured, r.Config.Generation.QuestionsPerChunk)
+	if err != nil {
+		return nil, err
+	}
+	nq := make([]store.NewQuestion, len(questions))
+	for i, q := range questions {
+		nq[i] = store.NewQuestion{RepoID: fw.key.RepoID, FilePath: fw.key.Path, CommitSHA: fw.commit, BlobOID: fw.file.BlobOID,
+			ChunkIndex: t.chunk.Index, LineStart: t.chunk.LineStart, LineEnd: t.chunk.LineEnd, Question: q,
+			Model: r.Model, Theme: r.Theme.Name, PromptHash: r.Theme.Hash, ParamsJSON: r.params}
+	}
+	ids, err := r.Store.InsertPendingQuestions(context.Background(), nq)
+	if err != nil {
+		return nil, fmt.Errorf("store questions: %w", err)
+	}
+	r.progress.Questions.Add(int64(len(ids)))
+	r.OnEvent(Event{Kind: EventQuestions, Repo: fw.repo.Name, Path: fw.key.Path, Chunk: t.chunk.Index, Count: len(ids)})
+	answers := make([]*task, len(ids))
+	for i, id := range ids {
+		answers[i] = &task{kind: answerTask, fw: fw, chunk: t.chunk, sampleID: id, question: questions[i]}
+	}
+	return answers, nil
+}
+
+// answer requests one answer and commits it. An answer cut off by the
+// token budget is tried once more with twice the budget, then stored
+// flagged as truncated (kept out of exports by default).
+func (r *Runner) answer(ctx context.Context, t *task) error {
+	fw := t.fw
+	d := r.promptData(fw, t.chunk)
+	d.Question = t.question
+	msgs, err := r.Theme.AnswerMessages(d)
+	if err != nil {
+		return err
+	}
+	budget := r.Config.Generation.MaxTokens
+	var resp llm.Response
+	for try := 0; try < 2; try++ {
+		resp, err = r.Client.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: budget,
+			Temperature: r.Config.Generation.Temperature, Stream: true})
+		if err != nil {
+			return err
+		}
+		r.account(resp)
+		r.progress.AnswerPromptTokens.Add(int64(resp.Usage.PromptTokens))
+		r.progress.AnswerCachedTokens.Add(int64(resp.Usage.CachedTokens))
+		if !resp.Truncated() {
+			break
+		}
+		room := r.ContextSize - EstimateTokens(msgs[0].Content+msgs[1].Content)
+		if room <= budget {
+			break
+		}
+		budget = min(budget*2, room)
+	}
+	meta, _ := json.Marshal(map[string]any{
+		"finish_reason": resp.FinishReason, "latency_ms": resp.Duration.Milliseconds(),
+		"prompt_tokens": resp.Usage.PromptTokens, "completion_tokens": resp.Usage.CompletionTokens,
+		"cached_tokens": resp.Usage.CachedTokens, "attempts": resp.Attempts, "model": resp.Model,
+	})
+	err = r.Store.StoreAnswer(context.Background(), store.Answer{SampleID: t.sampleID, Content: resp.Text,
+		Truncated: resp.Truncated(), MetadataJSON: string(meta)})
+	if err != nil {
+		return fmt.Errorf("store answer: %w", err)
+	}
+	r.progress.Answers.Add(1)
+	if resp.Truncated() {
+		r.progress.Truncated.Add(1)
+	}
+	r.OnEvent(Event{Kind: EventAnswer, Repo: fw.repo.Name, Path: fw.key.Path, Chunk: t.chunk.Index, Question: t.question, Text: resp.Text})
+	return nil
+}
+
+// taskDone finishes the file once its last task is over.
+func (r *Runner) taskDone(ctx context.Context, fw *fileWork) {
+	fw.mu.Lock()
+	fw.pending--
+	last := fw.pending == 0 && fw.queued
+	failed := fw.failed
+	fw.mu.Unlock()
+	if last {
+		r.finish(ctx, fw, failed)
+	}
+}
+
+// finish records a file's outcome. Nothing is recorded when the run was
+// cancelled or the file skipped: it simply is not done, and the next run
+// resumes it.
+func (r *Runner) finish(ctx context.Context, fw *fileWork, failed error) {
+	if ctx.Err() != nil || r.isSkipped(fw.key) {
+		if r.isSkipped(fw.key) {
+			r.progress.FilesSkipped.Add(1)
+			r.OnEvent(Event{Kind: EventFileSkipped, Repo: fw.repo.Name, Path: fw.key.Path, Text: "skipped by request"})
+		}
+		return
+	}
+	bg := context.Background()
+	if failed == nil {
+		err := r.Store.MarkFileDone(bg, store.FileDone{RepoID: fw.key.RepoID, FilePath: fw.key.Path, ContentHash: fw.file.SHA256, BlobOID: fw.file.BlobOID})
+		if err == nil {
+			r.progress.FilesDone.Add(1)
+			r.OnEvent(Event{Kind: EventFileDone, Repo: fw.repo.Name, Path: fw.key.Path})
+			return
+		}
+		failed = err
+	}
+	reason := failed.Error()
+	if err := r.Store.RecordFailure(bg, fw.key.RepoID, fw.key.Path, reason); err != nil {
+		r.Logger.Error("record failure", "file", fw.key.Path, "err", err)
+	}
+	r.progress.FilesFailed.Add(1)
+	r.Logger.Warn("file failed", "repo", fw.repo.Name, "file", fw.key.Path, "err", failed)
+	r.OnEvent(Event{Kind: EventFileFailed, Repo: fw.repo.Name, Path: fw.key.Path, Text: reason, Err: failed})
+}
+
+// plan walks every repository's HEAD tree and queues the work: a file whose
+// blob is unchanged since it was done is skipped without being read;
+// changed files make their old samples stale; files gone from HEAD too.
+func (r *Runner) plan(ctx context.Context) error {
+	repos, err := r.Store.Repos(ctx)
+	if err != nil {
+		return err
+	}
+	for _, repo := range repos {
+		if ctx.Err() != nil || r.stopped() {
+			return nil
+		}
+		if repo.LocalPath == "" || repo.HeadCommit == "" || !strings.Contains(repo.Name, r.RepoFilter) {
+			continue
+		}
+		if err := r.planRepo(ctx, repo); err != nil {
+			r.Logger.Error("cannot read repository", "repo", repo.Name, "err", err)
+			r.OnEvent(Event{Kind: EventFileFailed, Repo: repo.Name, Text: err.Error(), Err: err})
+		}
+	}
+	return nil
+}
+
+func (r *Runner) stopped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stop
+}
+
+func (r *Runner) planRepo(ctx context.Context, repo store.Repo) error {
+	tree, err := OpenTree(repo.LocalPath)
+	if err != nil {
+		return err
+	}
+	known, err := r.Store.FileHashes(ctx, repo.ID)
+	if err != nil {
+		return err
+	}
+	state := make(map[string]store.FileHash, len(known))
+	for _, h := range known {
+		state[h.FilePath] = h
+	}
+	inTree := make(map[string]bool, len(tree.Files))
+	taken := 0
+	for _, f := range tree.Files {
+		inTree[f.Path] = true
+		if ctx.Err() != nil || r.stopped() {
+			return nil
+		}
+		key := FileKey{RepoID: repo.ID, Path: f.Path}
+		if r.Only != nil && !r.Only[key] {
+			continue
+		}
+		prev, seen := state[f.Path]
+		if seen && prev.BlobOID == f.BlobOID && (prev.Status == store.FileStatusDone || prev.Status == store.FileStatusSkipped) {
+			// Unchanged since it was done or skipped: not even read.
+			r.progress.FilesUnchanged.Add(1)
+			continue
+		}
+		if reason := r.sel.SkipByPath(f); reason != "" {
+			r.skipFile(ctx, repo, f, reason, prev, seen)
+			continue
+		}
+		if taken >= r.Config.Files.MaxFilesPerRepo {
+			r.skipFile(ctx, repo, f, SkipTooManyFiles, prev, seen)
+			continue
+		}
+		r.progress.FilesRead.Add(1)
+		file, reason, err := r.sel.Read(tree, f)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f.Path, err)
+		}
+		if reason != "" {
+			r.skipFile(ctx, repo, f, reason, prev, seen)
+			continue
+		}
+		taken++
+		if seen && prev.BlobOID != f.BlobOID && r.Dry == nil {
+			if _, err := r.Store.MarkStale(ctx, repo.ID, f.Path, f.BlobOID); err != nil {
+				return err
+			}
+		}
+		if err := r.queueFile(ctx, repo, tree.Commit, file); err != nil {
+			return err
+		}
+		r.waitForRoom(ctx)
+	}
+	// Files gone from HEAD: their samples go stale, their row says so.
+	for path, h := range state {
+		if r.Dry != nil {
+			break
+		}
+		if !inTree[path] && h.Status != store.FileStatusGone && (r.Only == nil || r.Only[FileKey{repo.ID, path}]) {
+			if _, err := r.Store.MarkStale(ctx, repo.ID, path, ""); err != nil {
+				return err
+			}
+			if err := r.Store.MarkFileGone(ctx, repo.ID, path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Runner) skipFile(ctx context.Context, repo store.Repo, f TreeFile, reason string, prev store.FileHash, seen bool) {
+	r.progress.FilesSkipped.Add(1)
+	if r.Dry != nil {
+		r.Dry.Skipped[reason]++
+		return
+	}
+	if seen && prev.BlobOID != f.BlobOID {
+		_, _ = r.Store.MarkStale(ctx, repo.ID, f.Path, f.BlobOID)
+	}
+	if err := r.Store.MarkFileSkipped(ctx, repo.ID, f.Path, f.BlobOID, reason); err != nil {
+		r.Logger.Error("record skipped file", "file", f.Path, "err", err)
+	}
+	r.OnEvent(Event{Kind: EventFileSkipped, Repo: repo.Name, Path: f.Path, Text: reason})
+}
+
+// queueFile chunks a file and queues what is left to do: answers for
+// pending questions (a resumed run), questions for chunks never asked.
+func (r *Runner) queueFile(ctx context.Context, repo store.Repo, commit string, file File) error {
+	fw := &fileWork{key: FileKey{RepoID: repo.ID, Path: file.Path}, repo: repo, file: file, commit: commit}
+	r.progress.FilesPlanned.Add(1)
+	if r.Dry != nil {
+		r.Dry.add(repo.Name, file, ChunkFile(file.Text, r.budget, r.Config.Generation.ChunkOverlapLines), r)
+		return nil
+	}
+	r.OnEvent(Event{Kind: EventFileStarted, Repo: repo.Name, Path: file.Path})
+	chunks := ChunkFile(file.Text, r.budget, r.Config.Generation.ChunkOverlapLines)
+	asked, err := r.Store.AskedChunks(ctx, repo.ID, file.Path, file.BlobOID)
+	if err != nil {
+		return err
+	}
+	pending, err := r.Store.PendingQuestions(ctx, repo.ID, file.Path)
+	if err != nil {
+		return err
+	}
+	// Hold the file open while its tasks are being queued, so a fast
+	// worker cannot finish it half way.
+	fw.mu.Lock()
+	fw.pending++
+	fw.mu.Unlock()
+	spans := map[int]Chunk{}
+	for _, c := range chunks {
+		spans[c.Index] = c
+	}
+	for _, p := range pending {
+		if p.BlobOID != file.BlobOID {
+			continue
+		}
+		c, ok := spans[p.ChunkIndex]
+		if !ok {
+			// A half of a chunk split earlier: rebuild it from its span.
+			c = Chunk{Index: p.ChunkIndex, LineStart: p.LineStart, LineEnd: p.LineEnd, Text: linesOf(file.Text, p.LineStart, p.LineEnd)}
+		}
+		r.enqueue(&task{kind: answerTask, fw: fw, chunk: c, sampleID: p.SampleID, question: p.Question})
+	}
+	for _, c := range chunks {
+		if asked[c.Index] || asked[childIndex(c.Index, 0)] || asked[childIndex(c.Index, 1)] {
+			continue
+		}
+		r.enqueue(&task{kind: askTask, fw: fw, chunk: c})
+	}
+	fw.mu.Lock()
+	fw.queued = true
+	fw.mu.Unlock()
+	r.taskDone(ctx, fw)
+	return nil
+}
+
+// linesOf returns lines from..to (1-based, inclusive) of text.
+func linesOf(text string, from, to int) string {
+	lines := strings.SplitAfter(text, "\n")
+	from, to = max(from, 1), min(to, len(lines))
+	if from > to {
+		return ""
+	}
+	return strings.Join(lines[from-1:to], "")
+}
+
+// DryRun is what prepare --dry-run reports.
+type DryRun struct {
+	Files    []DryRunFile
+	Skipped  map[string]int // by reason
+	Requests int            // question lists + answers
+	// PromptTokens and CompletionTokens are estimates (EstimateTokens).
+	PromptTokens, CompletionTokens int
+}
+
+// DryRunFile is one file a run would process.
+type DryRunFile struct {
+	Repo, Path, Language string
+	Lines, Chunks        int
+}
+
+// NewDryRun starts an empty report.
+func NewDryRun() *DryRun { return &DryRun{Skipped: map[string]int{}} }
+
+func (d *DryRun) add(repo string, f File, chunks []Chunk, r *Runner) {
+	d.Files = append(d.Files, DryRunFile{Repo: repo, Path: f.Path, Language: f.Language, Lines: f.Lines, Chunks: len(chunks)})
+	n := r.Config.Generation.QuestionsPerChunk
+	overhead := r.Theme.PromptOverhead()
+	for _, c := range chunks {
+		code := EstimateTokens(c.Text) + overhead
+		d.Requests += 1 + n
+		d.PromptTokens += code * (1 + n)
+		d.CompletionTokens += r.Config.Generation.QuestionMaxTokens/2 + n*r.Config.Generation.MaxTokens/2
+	}
+}
