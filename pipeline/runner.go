@@ -613,11 +613,13 @@ func (r *Runner) planRepo(ctx context.Context, repo store.Repo) error {
 			continue
 		}
 		prev, seen := state[f.Path]
-		if seen && prev.BlobOID == f.BlobOID && (prev.Status == store.FileStatusDone || prev.Status == store.FileStatusSkipped) {
-			// Unchanged since it was done or skipped: not even read.
+		if seen && prev.BlobOID == f.BlobOID && prev.Status == store.FileStatusDone {
+			// Unchanged since it was done: not even read.
 			r.progress.FilesUnchanged.Add(1)
 			continue
 		}
+		// A file skipped before is judged again: the rules may have changed
+		// (a larger --max-file-size, a new include glob).
 		if reason := r.sel.SkipByPath(f); reason != "" {
 			r.skipFile(ctx, repo, f, reason, prev, seen)
 			continue
@@ -668,6 +670,9 @@ func (r *Runner) skipFile(ctx context.Context, repo store.Repo, f TreeFile, reas
 	if r.Dry != nil {
 		r.Dry.Skipped[reason]++
 		return
+	}
+	if seen && prev.BlobOID == f.BlobOID && prev.Status == store.FileStatusSkipped && prev.SkipReason == reason {
+		return // same verdict as last time: nothing to write
 	}
 	if seen && prev.BlobOID != f.BlobOID {
 		_, _ = r.Store.MarkStale(ctx, repo.ID, f.Path, f.BlobOID)

@@ -458,3 +458,18 @@ func TestRunnerPauseResumeStop(t *testing.T) {
 	f.run(nil)
 	checkComplete(t, f, 6)
 }
+
+func TestPrepareReconsidersSkippedFiles(t *testing.T) {
+	big := goSource("big", 40) // about 8 KiB
+	f := newPrepFixture(t, map[string]string{"small.go": goSource("small", 1), "big.go": big}, sim.Config{Slots: 2})
+	f.cfg.Files.MaxFileSize = 4 * KiB
+	f.run(nil)
+	checkComplete(t, f, 1)
+	// The same blobs, a larger limit: the big file is processed now.
+	f.cfg.Files.MaxFileSize = 64 * KiB
+	r := f.run(nil)
+	if r.Progress().FilesDone.Load() != 1 {
+		t.Errorf("raising max_file_size did not bring the skipped file back: %d done", r.Progress().FilesDone.Load())
+	}
+	checkComplete(t, f, 2)
+}
