@@ -33,6 +33,7 @@ import (
 	"cicdllm/llm"
 	"cicdllm/llm/sim"
 	"cicdllm/pipeline"
+	"cicdllm/pipeline/export"
 	"cicdllm/store"
 )
 
@@ -141,8 +142,7 @@ func (a *app) commands() []*command {
 		a.prepareCommand(false),
 		a.prepareCommand(true),
 		a.promptsCommand(),
-		{name: "export", summary: "write a training set (CSV, Alpaca, ChatML, ShareGPT, Llama 3, ...)", issue: 6,
-			help: "Streams the active samples into one of the training formats.\n\nExamples:\n  cicdllm export --template chatml-jsonl --output-file dataset.jsonl"},
+		a.exportCommand(),
 		{name: "mlx", args: "list|download|info|remove [MODEL]", summary: "manage MLX models in the Hugging Face cache", issue: 8,
 			help: "Lists, downloads, inspects and removes models in the standard Hugging Face cache.\n\nExamples:\n  cicdllm mlx list\n  cicdllm mlx download mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"},
 		a.statusCommand(),
@@ -951,6 +951,197 @@ func (p *eventPrinter) tickProgress(s *pipeline.Snapshot, start time.Time) func(
 		}
 	}()
 	return func() { close(done) }
+}
+
+// ---- export --------------------------------------------------------------------
+
+type exportFlags struct {
+	template, output, system, llamaDate, repo, language, since, dedup, split string
+	force, bos, withMetadata, shuffle                                        bool
+	includeStale, includeDeleted, includePending, includeTruncated           bool
+	minScore, nearThreshold                                                  float64
+	seed, limit                                                              int
+}
+
+func (a *app) exportCommand() *command {
+	var f exportFlags
+	return &command{
+		name: "export", needsEnv: true,
+		args:    "--template T --output-file PATH [--force] [filters] [--dedup M] [--split S] [--shuffle]",
+		summary: "write a training set (CSV, Alpaca, ChatML, ShareGPT, Llama 3, Mistral, Gemma, Qwen, mlx-lm, HF, ...)",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&f.template, "template", "", "output format (default export.template, chatml-jsonl); see the list below")
+			fs.StringVar(&f.output, "output-file", "", "output file, or directory for mlx-lm, hf and llamafactory")
+			fs.BoolVar(&f.force, "force", false, "replace an existing output")
+			fs.StringVar(&f.system, "system", "", "system prompt for every conversation (default export.system_prompt)")
+			fs.BoolVar(&f.bos, "bos", false, "text templates: write the BOS token (trainers add it themselves when tokenising)")
+			fs.StringVar(&f.llamaDate, "llama-date", "", "llama3: add the Llama 3.1 date header with this date, e.g. \"26 Jul 2024\"")
+			fs.BoolVar(&f.withMetadata, "with-metadata", false, "add provenance (repository, path, commit, lines, model, theme, score, sample id)")
+			fs.StringVar(&f.repo, "repo", "", "only repositories whose name contains `NAME`")
+			fs.StringVar(&f.language, "language", "", "only these languages, comma-separated (e.g. Go,Python)")
+			fs.Float64Var(&f.minScore, "min-score", 0, "only samples scored at least this (a human rating counts first)")
+			fs.StringVar(&f.since, "since", "", "only samples created on or after this date (YYYY-MM-DD)")
+			fs.BoolVar(&f.includeStale, "include-stale", false, "also export stale samples (from changed files)")
+			fs.BoolVar(&f.includeDeleted, "include-deleted", false, "also export deleted samples")
+			fs.BoolVar(&f.includePending, "include-pending", false, "also export unanswered questions (most formats skip them)")
+			fs.BoolVar(&f.includeTruncated, "include-truncated", false, "also export answers cut off by the token budget")
+			fs.StringVar(&f.dedup, "dedup", "", "duplicate removal: off, exact or near (default export.dedup, exact)")
+			fs.Float64Var(&f.nearThreshold, "near-threshold", 0, "Jaccard similarity for --dedup near (default export.near_duplicate_threshold, 0.8)")
+			fs.StringVar(&f.split, "split", "", "e.g. train=0.9,valid=0.05,test=0.05 (default export.split)")
+			fs.IntVar(&f.seed, "seed", 0, "seed of the split and shuffle (default export.seed, 42)")
+			fs.IntVar(&f.limit, "limit", 0, "write at most this many records")
+			fs.BoolVar(&f.shuffle, "shuffle", false, "write in a seeded random order instead of by sample id")
+		},
+		flagKeys: map[string]string{"template": "export.template", "system": "export.system_prompt", "dedup": "export.dedup",
+			"near-threshold": "export.near_duplicate_threshold", "split": "export.split", "seed": "export.seed",
+			"with-metadata": "export.with_metadata", "bos": "export.bos", "min-score": "export.min_score"},
+		help: exportHelp(),
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			if len(args) > 0 {
+				return usageError("export takes no arguments, got %q", args[0])
+			}
+			return e.runExport(ctx, f)
+		},
+	}
+}
+
+func exportHelp() string {
+	var b strings.Builder
+	b.WriteString("Formats:\n")
+	for _, name := range export.Names() {
+		ft, _ := export.Lookup(name)
+		fmt.Fprintf(&b, "  %-24s %s\n", name, ft.Summary)
+	}
+	b.WriteString(`
+By default active samples are exported: not pending, deleted, stale or
+truncated. The output is written to a temporary file beside the target and
+renamed into place, so an interrupted export leaves the previous file or
+none; an existing output is only replaced with --force. Two exports of the
+same data are byte-identical.
+
+Examples:
+  cicdllm export --template chatml-jsonl --output-file dataset.jsonl
+  cicdllm export --template mlx-lm --output-file data/ --split train=0.9,valid=0.05,test=0.05
+  cicdllm export --template llama3 --output-file llama.jsonl --system "You are a DevOps expert." --dedup near
+  cicdllm export --template hf --output-file hf-dataset --with-metadata --language Go,YAML`)
+	return b.String()
+}
+
+func (e *cmdEnv) runExport(ctx context.Context, f exportFlags) error {
+	c := e.cfg.Config.Export
+	if f.output == "" {
+		return usageError("--output-file is required; e.g. --output-file dataset.jsonl")
+	}
+	ft, err := export.Lookup(c.Template)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	var splits []export.SplitSpec
+	switch {
+	case c.Split != "":
+		if splits, err = export.ParseSplits(c.Split); err != nil {
+			return usageError("--split: %v", err)
+		}
+	case ft.Name == "mlx-lm":
+		// mlx-lm's LoRA trainer validates on valid.jsonl.
+		splits, _ = export.ParseSplits("train=0.9,valid=0.05,test=0.05")
+	}
+	q := store.ExportQuery{Statuses: []string{store.StatusActive}, IncludeTruncated: f.includeTruncated}
+	for _, inc := range []struct {
+		on     bool
+		status string
+	}{{f.includeStale, store.StatusStale}, {f.includeDeleted, store.StatusDeleted}, {f.includePending, store.StatusPending}} {
+		if inc.on {
+			q.Statuses = append(q.Statuses, inc.status)
+		}
+	}
+	if c.MinScore > 0 {
+		q.MinScore = &c.MinScore
+	}
+	if f.since != "" {
+		t, err := time.ParseInLocation("2006-01-02", f.since, time.Local)
+		if err != nil {
+			return usageError("--since %q is not a date; write YYYY-MM-DD", f.since)
+		}
+		q.Since = t.UTC()
+	}
+	st, err := e.openStore(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if f.repo != "" {
+		repos, err := st.Repos(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range repos {
+			if strings.Contains(r.Name, f.repo) {
+				q.RepoIDs = append(q.RepoIDs, r.ID)
+			}
+		}
+		if len(q.RepoIDs) == 0 {
+			return usageError("--repo %q matches no repository; see `cicdllm stats`", f.repo)
+		}
+	}
+	var langs []string
+	for _, l := range strings.Split(f.language, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			langs = append(langs, l)
+		}
+	}
+	output, err := filepath.Abs(f.output)
+	if err != nil {
+		return err
+	}
+	g := e.cfg.Config.Generation
+	p := newEventPrinter(e.stdout, e.interactive())
+	res, err := export.Run(ctx, export.Job{
+		Store: st, Format: ft, Output: output, Force: f.force, Query: q, Languages: langs,
+		Options: export.Options{System: c.SystemPrompt, BOS: c.BOS, LlamaDate: f.llamaDate, WithMetadata: c.WithMetadata},
+		Dedup:   c.Dedup, Threshold: c.NearDuplicateThreshold, Splits: splits, Seed: int64(c.Seed),
+		Limit: f.limit, Shuffle: f.shuffle,
+		Params: map[string]string{"theme": g.Theme, "temperature": strconv.FormatFloat(g.Temperature, 'g', -1, 64),
+			"max_tokens": strconv.Itoa(g.MaxTokens), "questions_per_chunk": strconv.Itoa(g.QuestionsPerChunk)},
+		Progress: func(n int) {
+			if p.tty {
+				p.mu.Lock()
+				p.clearLocked()
+				p.status = fmt.Sprintf("exporting: %d samples read", n)
+				p.redrawLocked()
+				p.mu.Unlock()
+			}
+		},
+	})
+	p.clear()
+	if errors.Is(err, export.ErrExists) {
+		return usageError("%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	var parts []string
+	for _, name := range sortedKeys(res.Records) {
+		parts = append(parts, fmt.Sprintf("%s %d", name, res.Records[name]))
+	}
+	fmt.Fprintf(e.stdout, "wrote %d records (%s) as %s to %s, %s\n", res.Total(), strings.Join(parts, ", "), ft.Name, e.ws.Rel(output), humanBytes(res.Bytes))
+	if len(res.Skipped) > 0 {
+		var skipped []string
+		for _, r := range sortedKeys(res.Skipped) {
+			skipped = append(skipped, fmt.Sprintf("%s %d", r, res.Skipped[r]))
+		}
+		fmt.Fprintf(e.stdout, "skipped: %s\n", strings.Join(skipped, ", "))
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ---- prompts -------------------------------------------------------------------

@@ -235,7 +235,7 @@ func TestSecondWriterGetsLockError(t *testing.T) {
 }
 
 func TestPlaceholdersSayNotImplemented(t *testing.T) {
-	for _, name := range []string{"tui", "export", "mlx", "demo"} {
+	for _, name := range []string{"tui", "mlx", "demo"} {
 		r := runCLI(t, nil, name)
 		if r.code != 2 || strings.TrimSpace(r.stderr) != "cicdllm "+name+": not implemented yet" {
 			t.Errorf("%s: exit %d, stderr %q", name, r.code, r.stderr)
@@ -367,8 +367,8 @@ func TestRealBinaryExitCodes(t *testing.T) {
 	if code, out := run("--workdir", dir, "status"); code != 0 || !strings.Contains(out, "Next step") {
 		t.Errorf("status: %d %s", code, out)
 	}
-	if code, out := run("export"); code != 2 || !strings.Contains(out, "not implemented yet") {
-		t.Errorf("export: %d %s", code, out)
+	if code, out := run("mlx"); code != 2 || !strings.Contains(out, "not implemented yet") {
+		t.Errorf("mlx: %d %s", code, out)
 	}
 	// No LLM server: one line saying so, with the command that starts one.
 	mustWrite(t, filepath.Join(dir, "cicdllm.toml"), "[llm]\nbase_url = \"http://127.0.0.1:1\"\n")
@@ -661,5 +661,82 @@ func TestPrepareDryRunAndPrompts(t *testing.T) {
 	}
 	if r := runCLI(t, nil, "prompts", "list", "--workdir", dir); !strings.Contains(r.stdout, "code (built in)") || !strings.Contains(r.stdout, "devops (prompts/devops)") {
 		t.Errorf("list: %s", r.stdout)
+	}
+}
+
+// TestExportKillLeavesOldOrNew kills `cicdllm export --force` at random
+// moments: the target always holds a complete old or complete new export,
+// never part of one, and a normal run afterwards leaves no temporary file.
+func TestExportKillLeavesOldOrNew(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dir, "data", "pipeline.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := st.UpsertRepo(ctx, store.Repo{URL: "https://github.com/a/b", Name: "github.com/a/b", HeadCommit: "c"})
+	for start := 0; start < 30_000; start += 1000 {
+		var qs []store.NewQuestion
+		for i := start; i < start+1000; i++ {
+			qs = append(qs, store.NewQuestion{RepoID: repo, FilePath: fmt.Sprintf("f%d.go", i/10), BlobOID: "b", ChunkIndex: i % 10,
+				Question: fmt.Sprintf("What does function %d return when its input is empty?", i)})
+		}
+		ids, err := st.InsertPendingQuestions(ctx, qs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var as []store.Answer
+		for _, id := range ids {
+			as = append(as, store.Answer{SampleID: id, Content: strings.Repeat("It returns an empty slice and a nil error. ", 6)})
+		}
+		if err := st.StoreAnswers(ctx, as); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	target := filepath.Join(dir, "out", "dataset.jsonl")
+	if r := runCLI(t, nil, "export", "--workdir", dir, "--template", "chatml-jsonl", "--output-file", target); r.code != 0 {
+		t.Fatalf("export: %s %s", r.stdout, r.stderr)
+	}
+	old, _ := os.ReadFile(target)
+	ref := filepath.Join(dir, "ref.jsonl")
+	if r := runCLI(t, nil, "export", "--workdir", dir, "--template", "alpaca-jsonl", "--output-file", ref); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	newer, _ := os.ReadFile(ref)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 8 {
+		cmd := exec.Command(os.Args[0], "--workdir", dir, "export", "--force", "--template", "alpaca-jsonl", "--output-file", target)
+		cmd.Env = append(os.Environ(), "CICDLLM_TEST_MAIN=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(20+rng.IntN(400)) * time.Millisecond)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		got, err := os.ReadFile(target)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if err == nil && !bytes.Equal(got, old) && !bytes.Equal(got, newer) {
+			t.Fatalf("kill %d left a partial export (%d bytes; old %d, new %d)", i+1, len(got), len(old), len(newer))
+		}
+		if bytes.Equal(got, newer) {
+			old = newer // the new export landed; later kills keep it or replace it with itself
+		}
+	}
+	if r := runCLI(t, nil, "export", "--workdir", dir, "--force", "--template", "alpaca-jsonl", "--output-file", target); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(target))
+	if len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("after a normal run the directory holds %v", names)
+	}
+	if r := runCLI(t, nil, "export", "--workdir", dir, "--template", "alpaca-jsonl", "--output-file", target); r.code != 2 || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("overwrite without --force: %d %s", r.code, r.stderr)
 	}
 }

@@ -182,7 +182,7 @@ func TestConfigErrors(t *testing.T) {
 		{"cross-key battery", "[battery]\nlow = 95\n", nil, nil,
 			[]string{ConfigFileName + ":2:", "battery.low", "below battery.high (90)"}},
 		{"bad split", "[export]\nsplit = \"train=0.9,valid=0.2\"\n", nil, nil,
-			[]string{ConfigFileName + ":2:", "export.split", "add up to 1.1"}},
+			[]string{ConfigFileName + ":2:", "export.split", "sum to 1.1"}},
 		{"bad glob", "[files]\nexclude = [\"[a-\"]\n", nil, nil,
 			[]string{"files.exclude", "not a valid glob"}},
 		{"env bad value", "", map[string]string{"CICDLLM_LLM_CONCURRENCY": "lots"}, nil,

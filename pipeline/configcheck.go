@@ -8,16 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// ExportTemplates returns the names accepted by export --template, in the
-// order help shows them.
-func ExportTemplates() []string {
-	return []string{
-		"csv", "alpaca-jsonl", "chatml-jsonl", "openai-jsonl", "sharegpt-jsonl", "prompt-completion-jsonl",
-		"llama3", "mistral", "gemma", "qwen", "mlx-lm", "hf", "llamafactory",
-	}
-}
+	"cicdllm/pipeline/export"
+)
 
 var (
 	envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -112,9 +105,9 @@ func (c *Config) Validate() []Problem {
 		}
 	}
 
-	v.oneOf("export.template", c.Export.Template, ExportTemplates()...)
+	v.oneOf("export.template", c.Export.Template, export.Names()...)
 	if c.Export.Split != "" {
-		if _, err := ParseSplit(c.Export.Split); err != nil {
+		if _, err := export.ParseSplits(c.Export.Split); err != nil {
 			v.add("export.split", err.Error())
 		}
 	}
@@ -127,41 +120,6 @@ func (c *Config) Validate() []Problem {
 	v.oneOf("logging.level", c.Logging.Level, "debug", "info", "warn", "error")
 	v.intRange("logging.max_log_files", c.Logging.MaxLogFiles, 1, 1000, "")
 	return v.problems
-}
-
-// Split is one named share of an export.
-type Split struct {
-	Name     string
-	Fraction float64
-}
-
-// ParseSplit reads "train=0.9,valid=0.05,test=0.05". Names are train, valid
-// and test (mlx-lm's file names); fractions must add up to 1.
-func ParseSplit(s string) ([]Split, error) {
-	var out []Split
-	seen := map[string]bool{}
-	sum := 0.0
-	for _, part := range strings.Split(s, ",") {
-		name, frac, ok := strings.Cut(strings.TrimSpace(part), "=")
-		name = strings.TrimSpace(name)
-		f, err := strconv.ParseFloat(strings.TrimSpace(frac), 64)
-		if !ok || err != nil || f <= 0 || f > 1 {
-			return nil, fmt.Errorf("%q is not a split; write name=fraction pairs such as \"train=0.9,valid=0.05,test=0.05\"", s)
-		}
-		if name != "train" && name != "valid" && name != "test" {
-			return nil, fmt.Errorf("split name %q is not one of train, valid, test", name)
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("split %q is named twice in %q", name, s)
-		}
-		seen[name] = true
-		sum += f
-		out = append(out, Split{Name: name, Fraction: f})
-	}
-	if sum < 0.999 || sum > 1.001 {
-		return nil, fmt.Errorf("split fractions in %q add up to %.4g; they must add up to 1", s, sum)
-	}
-	return out, nil
 }
 
 type validator struct{ problems []Problem }

@@ -466,40 +466,12 @@ func (s *Store) Sample(ctx context.Context, id int64) (Sample, error) {
 	found := false
 	err := s.read(ctx, func(conn *sqlite.Conn) error {
 		args := map[string]any{":id": id}
-		err := execSQL(conn, `
-			SELECT s.sample_id, s.repo_id, r.name, COALESCE(s.dataset_source, ''), s.file_path,
-				s.commit_sha, s.blob_oid, s.chunk_index, s.line_start, s.line_end,
-				s.status, s.truncated, s.is_multiturn, s.sample_quality_score,
-				COALESCE(s.human_rating, 0), s.model, s.theme, s.prompt_hash, s.params_json,
-				s.creation_date, s.edited_at, s.updated_at
+		err := execSQL(conn, `SELECT `+sampleColumns+`
 			FROM TrainingSamples s JOIN Repos r ON r.repo_id = s.repo_id
 			WHERE s.sample_id = :id;`, args,
 			func(stmt *sqlite.Stmt) error {
 				found = true
-				sm = Sample{
-					ID:            stmt.ColumnInt64(0),
-					RepoID:        stmt.ColumnInt64(1),
-					RepoName:      stmt.ColumnText(2),
-					DatasetSource: stmt.ColumnText(3),
-					FilePath:      stmt.ColumnText(4),
-					CommitSHA:     stmt.ColumnText(5),
-					BlobOID:       stmt.ColumnText(6),
-					ChunkIndex:    stmt.ColumnInt(7),
-					LineStart:     stmt.ColumnInt(8),
-					LineEnd:       stmt.ColumnInt(9),
-					Status:        stmt.ColumnText(10),
-					Truncated:     stmt.ColumnBool(11),
-					IsMultiturn:   stmt.ColumnBool(12),
-					Score:         columnFloatPtr(stmt, 13),
-					HumanRating:   stmt.ColumnInt(14),
-					Model:         stmt.ColumnText(15),
-					Theme:         stmt.ColumnText(16),
-					PromptHash:    stmt.ColumnText(17),
-					ParamsJSON:    stmt.ColumnText(18),
-					CreatedAt:     parseTime(stmt, 19),
-					EditedAt:      parseTime(stmt, 20),
-					UpdatedAt:     parseTime(stmt, 21),
-				}
+				sm = scanSample(stmt)
 				return nil
 			})
 		if err != nil || !found {
@@ -527,6 +499,44 @@ func (s *Store) Sample(ctx context.Context, id int64) (Sample, error) {
 		return Sample{}, fmt.Errorf("sample %d: %w", id, ErrNotFound)
 	}
 	return sm, nil
+}
+
+// sampleColumns are the TrainingSamples columns scanSample reads, in order
+// (s = TrainingSamples, r = Repos).
+const sampleColumns = `s.sample_id, s.repo_id, r.name, COALESCE(s.dataset_source, ''), s.file_path,
+	s.commit_sha, s.blob_oid, s.chunk_index, s.line_start, s.line_end,
+	s.status, s.truncated, s.is_multiturn, s.sample_quality_score,
+	COALESCE(s.human_rating, 0), s.model, s.theme, s.prompt_hash, s.params_json,
+	s.creation_date, s.edited_at, s.updated_at`
+
+// sampleColumnCount is how many columns sampleColumns selects.
+const sampleColumnCount = 22
+
+func scanSample(stmt *sqlite.Stmt) Sample {
+	return Sample{
+		ID:            stmt.ColumnInt64(0),
+		RepoID:        stmt.ColumnInt64(1),
+		RepoName:      stmt.ColumnText(2),
+		DatasetSource: stmt.ColumnText(3),
+		FilePath:      stmt.ColumnText(4),
+		CommitSHA:     stmt.ColumnText(5),
+		BlobOID:       stmt.ColumnText(6),
+		ChunkIndex:    stmt.ColumnInt(7),
+		LineStart:     stmt.ColumnInt(8),
+		LineEnd:       stmt.ColumnInt(9),
+		Status:        stmt.ColumnText(10),
+		Truncated:     stmt.ColumnBool(11),
+		IsMultiturn:   stmt.ColumnBool(12),
+		Score:         columnFloatPtr(stmt, 13),
+		HumanRating:   stmt.ColumnInt(14),
+		Model:         stmt.ColumnText(15),
+		Theme:         stmt.ColumnText(16),
+		PromptHash:    stmt.ColumnText(17),
+		ParamsJSON:    stmt.ColumnText(18),
+		CreatedAt:     parseTime(stmt, 19),
+		EditedAt:      parseTime(stmt, 20),
+		UpdatedAt:     parseTime(stmt, 21),
+	}
 }
 
 func columnFloatPtr(stmt *sqlite.Stmt, col int) *float64 {

@@ -1,0 +1,454 @@
+package export
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-enry/go-enry/v2"
+
+	"cicdllm/store"
+)
+
+// Job is one export.
+type Job struct {
+	Store     *store.Store
+	Format    *Format
+	Options   Options
+	Output    string // the file, or the directory for directory formats
+	Force     bool   // replace an existing output
+	Query     store.ExportQuery
+	Languages []string // keep only these languages (case-insensitive); empty keeps all
+	Dedup     string   // "off", "exact" or "near"
+	Threshold float64  // near-duplicate Jaccard threshold
+	Splits    []SplitSpec
+	Seed      int64
+	Limit     int // records written at most; 0 = no limit
+	Shuffle   bool
+	Params    map[string]string // generation parameters for dataset cards
+	// Progress, when set, hears the number of samples read so far.
+	Progress func(read int)
+}
+
+// Result sums up an export.
+type Result struct {
+	Records map[string]int // written, per split ("train" when not split)
+	Skipped map[string]int // by reason
+	Files   []string       // every file written
+	Bytes   int64
+}
+
+// Total is the number of records written.
+func (r Result) Total() int {
+	n := 0
+	for _, v := range r.Records {
+		n += v
+	}
+	return n
+}
+
+// ErrExists reports an output that exists while Force is off.
+var ErrExists = errors.New("the output already exists")
+
+const batchSize = 500
+
+// Run writes the export. Everything is written to a temporary file or
+// directory beside the target, synced, then renamed into place, so an
+// interrupted export leaves the previous output or none, never half of
+// one. Two runs over the same data write the same bytes.
+func Run(ctx context.Context, j Job) (Result, error) {
+	res := Result{Records: map[string]int{}, Skipped: map[string]int{}}
+	if _, err := os.Lstat(j.Output); err == nil && !j.Force {
+		return res, fmt.Errorf("%s: %w; pass --force to replace it", j.Output, ErrExists)
+	}
+	dedup, err := NewDeduper(orDefault(j.Dedup, "off"), j.Threshold)
+	if err != nil {
+		return res, err
+	}
+	splitOf, err := planSplits(ctx, j)
+	if err != nil {
+		return res, err
+	}
+	out, err := newOutput(j)
+	if err != nil {
+		return res, err
+	}
+	defer out.abandon()
+
+	sum := Summary{Name: strings.TrimSuffix(filepath.Base(j.Output), filepath.Ext(j.Output)), Template: j.Format.Name,
+		Splits: map[string]int{}, Repos: map[string]int{}, Languages: map[string]int{}, Models: map[string]int{},
+		Licenses: map[string]int{}, Params: j.Params}
+	sources := map[string]Source{}
+	langs := map[string]bool{}
+	for _, l := range j.Languages {
+		langs[strings.ToLower(l)] = true
+	}
+	read := 0
+	err = forEachSample(ctx, j, func(sm store.ExportSample) error {
+		read++
+		if j.Progress != nil && read%1000 == 0 {
+			j.Progress(read)
+		}
+		if j.Limit > 0 && res.Total() >= j.Limit {
+			return errStop
+		}
+		rec := toRecord(sm)
+		if len(langs) > 0 && !langs[strings.ToLower(rec.Meta.Language)] {
+			res.Skipped["language"]++
+			return nil
+		}
+		q, a := firstUser(rec), lastAssistant(rec)
+		if strings.TrimSpace(a) == "" {
+			res.Skipped["empty answer"]++
+			return nil
+		}
+		if dedup.Duplicate(q, a) {
+			res.Skipped["duplicate"]++
+			return nil
+		}
+		line, err := j.Format.Encode(rec, j.Options)
+		var skip *SkipError
+		switch {
+		case errors.As(err, &skip):
+			res.Skipped[skip.Reason]++
+			return nil
+		case err != nil:
+			return fmt.Errorf("sample %d: %w", sm.ID, err)
+		}
+		split := "train"
+		if splitOf != nil {
+			split = splitOf[store.GroupKey(sm.RepoID, sm.FilePath)]
+		}
+		if err := out.write(split, line); err != nil {
+			return err
+		}
+		res.Records[split]++
+		sum.Splits[split]++
+		sum.Repos[sm.RepoName]++
+		sum.Languages[orDefault(rec.Meta.Language, "unknown")]++
+		sum.Models[orDefault(sm.Model, "unknown")]++
+		sum.Licenses[orDefault(sm.License, "NOASSERTION")]++
+		if _, ok := sources[sm.RepoName]; !ok {
+			sources[sm.RepoName] = Source{Name: sm.RepoName, URL: sm.RepoURL, Commit: sm.CommitSHA, License: orDefault(sm.License, "NOASSERTION")}
+		}
+		// The newest sample dates the card, so re-exporting the same data
+		// writes the same bytes.
+		if sm.CreatedAt.After(sum.Created) {
+			sum.Created = sm.CreatedAt
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return res, err
+	}
+	for _, name := range sortedNames(sources) {
+		sum.Sources = append(sum.Sources, sources[name])
+	}
+	if j.Format.Aux != nil {
+		aux, err := j.Format.Aux(sum, j.Options)
+		if err != nil {
+			return res, err
+		}
+		for name, data := range aux {
+			if err := out.writeFile(name, data); err != nil {
+				return res, err
+			}
+		}
+	}
+	if err := out.commit(); err != nil {
+		return res, err
+	}
+	res.Files, res.Bytes = out.files, out.bytes
+	return res, nil
+}
+
+var errStop = errors.New("limit reached")
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// planSplits assigns source files to splits, or returns nil for one split.
+func planSplits(ctx context.Context, j Job) (map[string]string, error) {
+	if len(j.Splits) <= 1 {
+		return nil, nil
+	}
+	groups, err := j.Store.ExportGroups(ctx, j.Query)
+	if err != nil {
+		return nil, err
+	}
+	return PlanSplits(groups, j.Splits, j.Seed), nil
+}
+
+// forEachSample streams the selected samples: by id in keyset batches, or
+// in a seeded permutation when shuffling (only the ids are held).
+func forEachSample(ctx context.Context, j Job, fn func(store.ExportSample) error) error {
+	if !j.Shuffle {
+		after := int64(0)
+		for {
+			batch, err := j.Store.ExportBatch(ctx, j.Query, after, batchSize)
+			if err != nil || len(batch) == 0 {
+				return err
+			}
+			for _, sm := range batch {
+				if err := fn(sm); err != nil {
+					return err
+				}
+			}
+			after = batch[len(batch)-1].ID
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	ids, err := j.Store.ExportIDs(ctx, j.Query)
+	if err != nil {
+		return err
+	}
+	sort.Slice(ids, func(a, b int) bool { return ShuffleKey(j.Seed, ids[a]) < ShuffleKey(j.Seed, ids[b]) })
+	for start := 0; start < len(ids); start += batchSize {
+		batch, err := j.Store.ExportByIDs(ctx, ids[start:min(start+batchSize, len(ids))])
+		if err != nil {
+			return err
+		}
+		for _, sm := range batch {
+			if err := fn(sm); err != nil {
+				return err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// toRecord turns a stored sample into the formats' record.
+func toRecord(sm store.ExportSample) Record {
+	r := Record{Meta: Metadata{SampleID: sm.ID, Repo: sm.RepoName, RepoURL: sm.RepoURL, Path: sm.FilePath,
+		Commit: sm.CommitSHA, License: sm.License, LineStart: sm.LineStart, LineEnd: sm.LineEnd,
+		Model: sm.Model, Theme: sm.Theme, Score: sm.Score, HumanRating: sm.HumanRating,
+		Language: languageOf(sm.FilePath)}}
+	for _, t := range sm.Turns {
+		r.Turns = append(r.Turns, Turn{Role: t.Role, Content: t.Content})
+	}
+	return r
+}
+
+// languageOf names a file's language from its path (the export has no
+// content at hand; linguist's filename and extension rules decide).
+func languageOf(path string) string {
+	if lang, ok := enry.GetLanguageByFilename(path); ok {
+		return lang
+	}
+	lang, _ := enry.GetLanguageByExtension(path)
+	return lang
+}
+
+func firstUser(r Record) string {
+	for _, t := range r.Turns {
+		if t.Role == "user" {
+			return t.Content
+		}
+	}
+	return ""
+}
+
+func lastAssistant(r Record) string {
+	for i := len(r.Turns) - 1; i >= 0; i-- {
+		if r.Turns[i].Role == "assistant" {
+			return r.Turns[i].Content
+		}
+	}
+	return ""
+}
+
+// output writes an export's files into a temporary place and moves them
+// into the target at commit.
+type output struct {
+	j       Job
+	tmp     string // temporary file (file formats with one split) or directory
+	writers map[string]*splitFile
+	files   []string
+	bytes   int64
+	done    bool
+}
+
+type splitFile struct {
+	f    *os.File
+	w    *bufio.Writer
+	path string // final path
+}
+
+func newOutput(j Job) (*output, error) {
+	dir := filepath.Dir(j.Output)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	// Leftovers of exports a crash interrupted.
+	stale, _ := filepath.Glob(filepath.Join(dir, "."+filepath.Base(j.Output)+".tmp-*"))
+	for _, s := range stale {
+		_ = os.RemoveAll(s)
+	}
+	tmp, err := os.MkdirTemp(dir, "."+filepath.Base(j.Output)+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("create a temporary directory beside %s: %w", j.Output, err)
+	}
+	return &output{j: j, tmp: tmp, writers: map[string]*splitFile{}}, nil
+}
+
+// name is where a split's data goes inside the temporary directory.
+func (o *output) name(split string) string {
+	if o.j.Format.Dir {
+		return o.j.Format.DataFile(split)
+	}
+	base := filepath.Base(o.j.Output)
+	if len(o.j.Splits) > 1 {
+		ext := filepath.Ext(base)
+		return strings.TrimSuffix(base, ext) + "." + split + ext
+	}
+	return base
+}
+
+func (o *output) write(split string, line []byte) error {
+	sf, ok := o.writers[split]
+	if !ok {
+		rel := o.name(split)
+		p := filepath.Join(o.tmp, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(p)
+		if err != nil {
+			return fmt.Errorf("create %s: %w", rel, err)
+		}
+		sf = &splitFile{f: f, w: bufio.NewWriterSize(f, 1<<20), path: rel}
+		o.writers[split] = sf
+		if o.j.Format.Header != nil {
+			if h := o.j.Format.Header(o.j.Options); len(h) > 0 {
+				if _, err := sf.w.Write(h); err != nil {
+					return err
+				}
+				o.bytes += int64(len(h))
+			}
+		}
+	}
+	if _, err := sf.w.Write(line); err != nil {
+		return fmt.Errorf("write %s: %w", sf.path, err)
+	}
+	o.bytes += int64(len(line))
+	return nil
+}
+
+func (o *output) writeFile(rel string, data []byte) error {
+	p := filepath.Join(o.tmp, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	o.bytes += int64(len(data))
+	o.files = append(o.files, rel)
+	return nil
+}
+
+// commit flushes and syncs every file, then moves the result into place.
+func (o *output) commit() error {
+	for _, split := range sortedNames(o.writers) {
+		sf := o.writers[split]
+		if err := sf.w.Flush(); err != nil {
+			return fmt.Errorf("write %s: %w", sf.path, err)
+		}
+		if err := sf.f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", sf.path, err)
+		}
+		if err := sf.f.Close(); err != nil {
+			return err
+		}
+		o.files = append(o.files, sf.path)
+	}
+	if len(o.writers) == 0 && !o.j.Format.Dir {
+		// Nothing selected: still an (empty) file, with its header.
+		if err := o.write("train", nil); err != nil {
+			return err
+		}
+		return o.commit()
+	}
+	sort.Strings(o.files)
+	if o.j.Format.Dir {
+		if err := replace(o.tmp, o.j.Output); err != nil {
+			return err
+		}
+	} else {
+		// File formats: move each data file out of the temporary directory.
+		for _, rel := range o.files {
+			target := filepath.Join(filepath.Dir(o.j.Output), rel)
+			if err := os.Rename(filepath.Join(o.tmp, rel), target); err != nil {
+				return fmt.Errorf("move %s into place: %w", rel, err)
+			}
+		}
+		_ = os.RemoveAll(o.tmp)
+	}
+	syncDir(filepath.Dir(o.j.Output))
+	o.done = true
+	return nil
+}
+
+// abandon removes the temporary output of a failed export.
+func (o *output) abandon() {
+	if o.done {
+		return
+	}
+	for _, sf := range o.writers {
+		_ = sf.f.Close()
+	}
+	_ = os.RemoveAll(o.tmp)
+}
+
+// replace moves dir into target. A directory cannot be renamed over a
+// non-empty one, so an old target is first moved aside: an interruption
+// between the two renames leaves the target absent, never half written.
+func replace(dir, target string) error {
+	old := ""
+	if _, err := os.Lstat(target); err == nil {
+		old = target + ".old-" + time.Now().Format("20060102150405.000000000")
+		if err := os.Rename(target, old); err != nil {
+			return fmt.Errorf("move the old %s aside: %w", target, err)
+		}
+	}
+	if err := os.Rename(dir, target); err != nil {
+		return fmt.Errorf("move the export into %s: %w", target, err)
+	}
+	if old != "" {
+		_ = os.RemoveAll(old)
+	}
+	return nil
+}
+
+// syncDir makes the renames durable (best effort: not every platform can
+// sync a directory).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
