@@ -14,11 +14,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1121,27 +1123,18 @@ func (e *cmdEnv) runExport(ctx context.Context, f exportFlags) error {
 		return err
 	}
 	var parts []string
-	for _, name := range sortedKeys(res.Records) {
+	for _, name := range slices.Sorted(maps.Keys(res.Records)) {
 		parts = append(parts, fmt.Sprintf("%s %d", name, res.Records[name]))
 	}
 	fmt.Fprintf(e.stdout, "wrote %d records (%s) as %s to %s, %s\n", res.Total(), strings.Join(parts, ", "), ft.Name, e.ws.Rel(output), humanBytes(res.Bytes))
 	if len(res.Skipped) > 0 {
 		var skipped []string
-		for _, r := range sortedKeys(res.Skipped) {
+		for _, r := range slices.Sorted(maps.Keys(res.Skipped)) {
 			skipped = append(skipped, fmt.Sprintf("%s %d", r, res.Skipped[r]))
 		}
 		fmt.Fprintf(e.stdout, "skipped: %s\n", strings.Join(skipped, ", "))
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ---- prompts -------------------------------------------------------------------

@@ -3,11 +3,12 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -251,11 +252,11 @@ func (l *Loaded) applyFile(path string, data []byte, byKey map[string]configFiel
 	}
 	sections := configSections()
 	var problems []Problem
-	for _, name := range sortedKeys(raw) {
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		table, ok := raw[name].(map[string]any)
 		if _, known := sections[name]; !known {
 			problems = append(problems, Problem{Where: fileLine(path, lines[name]), Key: name,
-				Msg: "unknown " + kindOfKey(ok) + Suggest(name, sortedKeys(sections)) + "; known sections: " + strings.Join(sortedKeys(sections), ", ")})
+				Msg: "unknown " + kindOfKey(ok) + Suggest(name, slices.Sorted(maps.Keys(sections))) + "; known sections: " + strings.Join(slices.Sorted(maps.Keys(sections)), ", ")})
 			continue
 		}
 		if !ok {
@@ -263,7 +264,7 @@ func (l *Loaded) applyFile(path string, data []byte, byKey map[string]configFiel
 				Msg: fmt.Sprintf("must be a table ([%s]), not a %s", name, tomlTypeName(raw[name]))})
 			continue
 		}
-		for _, k := range sortedKeys(table) {
+		for _, k := range slices.Sorted(maps.Keys(table)) {
 			key := name + "." + k
 			f, ok := byKey[key]
 			if !ok {
@@ -581,15 +582,6 @@ func tomlTypeName(v any) string {
 		return "table"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Suggest returns ` (did you mean "X"?)` when a known name is within two

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -147,7 +149,7 @@ func Run(ctx context.Context, j Job) (Result, error) {
 	if err != nil && !errors.Is(err, errStop) {
 		return res, err
 	}
-	for _, name := range sortedNames(sources) {
+	for _, name := range slices.Sorted(maps.Keys(sources)) {
 		sum.Sources = append(sum.Sources, sources[name])
 	}
 	if j.Format.Aux != nil {
@@ -175,15 +177,6 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // planSplits assigns source files to splits, or returns nil for one split.
@@ -373,7 +366,7 @@ func (o *output) writeFile(rel string, data []byte) error {
 
 // commit flushes and syncs every file, then moves the result into place.
 func (o *output) commit() error {
-	for _, split := range sortedNames(o.writers) {
+	for _, split := range slices.Sorted(maps.Keys(o.writers)) {
 		sf := o.writers[split]
 		if err := sf.w.Flush(); err != nil {
 			return fmt.Errorf("write %s: %w", sf.path, err)
