@@ -38,10 +38,7 @@ func (s *Store) ExportBatch(ctx context.Context, q ExportQuery, after int64, lim
 	args[":after"], args[":limit"] = after, max(1, min(limit, 10_000))
 	var out []ExportSample
 	err = s.read(ctx, func(conn *sqlite.Conn) error {
-		err := execSQL(conn, `SELECT `+sampleColumns+`, r.url, r.license
-			FROM TrainingSamples s JOIN Repos r ON r.repo_id = s.repo_id
-			WHERE s.sample_id > :after AND `+exportWhere+`
-			ORDER BY s.sample_id LIMIT :limit;`, args, func(stmt *sqlite.Stmt) error {
+		err := execSQL(conn, exportBatchSQL, args, func(stmt *sqlite.Stmt) error {
 			out = append(out, ExportSample{Sample: scanSample(stmt),
 				RepoURL: stmt.ColumnText(sampleColumnCount), License: stmt.ColumnText(sampleColumnCount + 1)})
 			return nil
@@ -96,6 +93,15 @@ func (s *Store) ExportGroups(ctx context.Context, q ExportQuery) (map[string]int
 
 // GroupKey names a source file for ExportGroups.
 func GroupKey(repoID int64, path string) string { return strconv.FormatInt(repoID, 10) + "/" + path }
+
+// exportBatchSQL walks the rowid range. NOT INDEXED matters: left to
+// itself SQLite answers the status filter from the (status, sample_id)
+// index and then sorts every remaining row of the table for each batch,
+// which made a million-sample export quadratic (357 s instead of seconds).
+const exportBatchSQL = `SELECT ` + sampleColumns + `, r.url, r.license
+	FROM TrainingSamples s NOT INDEXED JOIN Repos r ON r.repo_id = s.repo_id
+	WHERE s.sample_id > :after AND ` + exportWhere + `
+	ORDER BY s.sample_id LIMIT :limit;`
 
 // exportWhere filters on the named arguments exportArgs binds. The text is
 // constant, so the statement is prepared once per connection; lists travel

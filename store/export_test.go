@@ -2,8 +2,11 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"zombiezen.com/go/sqlite"
 )
 
 func TestExportBatchAndGroups(t *testing.T) {
@@ -103,5 +106,30 @@ func TestExportBatchAndGroups(t *testing.T) {
 	want := map[string]int{GroupKey(repoA, "f0.go"): 3, GroupKey(repoA, "f1.go"): 1, GroupKey(repoA, "f2.go"): 1, GroupKey(repoB, "b.go"): 2}
 	if fmt.Sprint(groups) != fmt.Sprint(want) {
 		t.Errorf("groups %v, want %v", groups, want)
+	}
+}
+
+// TestExportBatchPlanHasNoSort guards the keyset walk: a sort step would
+// make every batch cost the whole remaining table.
+func TestExportBatchPlanHasNoSort(t *testing.T) {
+	s := openTest(t, Options{})
+	args, err := exportArgs(ExportQuery{Statuses: []string{StatusActive, StatusStale}, MinScore: new(float64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args[":after"], args[":limit"] = int64(0), 500
+	var plan []string
+	err = s.read(t.Context(), func(conn *sqlite.Conn) error {
+		return execSQL(conn, "EXPLAIN QUERY PLAN "+exportBatchSQL, args, func(stmt *sqlite.Stmt) error {
+			plan = append(plan, stmt.ColumnText(3))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(plan, "\n")
+	if strings.Contains(joined, "TEMP B-TREE") || !strings.Contains(joined, "INTEGER PRIMARY KEY (rowid>?)") {
+		t.Errorf("the export batch query does not walk the rowid range:\n%s", joined)
 	}
 }
