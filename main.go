@@ -582,10 +582,10 @@ func (e *cmdEnv) scrapeSummary(rep pipeline.ScrapeReport, dryRun bool) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Action, printable(p.Entry.DisplayName()), e.ws.Rel(p.Dir))
 		}
 		_ = tw.Flush()
-		fmt.Fprintf(w, "%d repositories (dry run: nothing was cloned)\n", len(rep.Planned))
+		fmt.Fprintf(w, "%s (dry run: nothing was cloned)\n", count(len(rep.Planned), "repository", "repositories"))
 	} else {
-		fmt.Fprintf(w, "%d repositories ready: %d cloned, %d updated, %d unchanged, %d local\n",
-			len(rep.Results), rep.Count(pipeline.ActionCloned), rep.Count(pipeline.ActionUpdated),
+		fmt.Fprintf(w, "%s ready: %d cloned, %d updated, %d unchanged, %d local\n",
+			count(len(rep.Results), "repository", "repositories"), rep.Count(pipeline.ActionCloned), rep.Count(pipeline.ActionUpdated),
 			rep.Count(pipeline.ActionUnchanged), rep.Count(pipeline.ActionLocal))
 	}
 	for _, r := range rep.Rejected {
@@ -601,8 +601,8 @@ func (e *cmdEnv) scrapeSummary(rep pipeline.ScrapeReport, dryRun bool) error {
 	if rep.OK() {
 		return nil
 	}
-	return fmt.Errorf("%d lines of repos.txt rejected, %d repositories or organisations failed (details above and in %s)",
-		len(rep.Rejected), len(rep.Failed), e.ws.Rel(e.log.Path))
+	return fmt.Errorf("%s of repos.txt rejected, %s failed (details above and in %s)",
+		count(len(rep.Rejected), "line", "lines"), count(len(rep.Failed), "repository or organisation", "repositories or organisations"), e.ws.Rel(e.log.Path))
 }
 
 // eventPrinter shows pipeline events. Without a terminal it prints one
@@ -862,7 +862,7 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 		return &exitError{code: exitInterrupted, err: errors.New("interrupted; run the same command again to resume")}
 	}
 	if n := r.Progress().FilesFailed.Load(); n > 0 {
-		return fmt.Errorf("%d files failed (reasons above and in `cicdllm stats`); run `cicdllm retry` to try them again", n)
+		return fmt.Errorf("%s failed (reasons above and in `cicdllm stats`); run `cicdllm retry` to try again", count(int(n), "file", "files"))
 	}
 	return nil
 }
@@ -1265,7 +1265,7 @@ func (e *cmdEnv) printStatus(s pipeline.Status) {
 	fmt.Fprintf(w, "Workspace\t%s\n", e.ws.Dir)
 	rejected := ""
 	if s.ReposRejected > 0 {
-		rejected = fmt.Sprintf(" (%d lines rejected: see `cicdllm scrape --dry-run`)", s.ReposRejected)
+		rejected = fmt.Sprintf(" (%s rejected: see `cicdllm scrape --dry-run`)", count(s.ReposRejected, "line", "lines"))
 	}
 	fmt.Fprintf(w, "Repositories\t%d listed in repos.txt%s, %d cloned\n", s.ReposListed, rejected, s.ReposCloned)
 	fmt.Fprintf(w, "Files\t%d done, %d skipped, %d failed\n", s.FilesDone, s.FilesSkipped, s.FilesFailed)
@@ -1410,6 +1410,14 @@ func printable(s string) string {
 	}
 	q := strconv.QuoteToGraphic(s)
 	return q[1 : len(q)-1]
+}
+
+// count writes "1 file" or "3 files".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func truncate(s string, n int) string {

@@ -452,7 +452,7 @@ func TestScrapeCommand(t *testing.T) {
 		t.Errorf("dry run: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	r = runCLI(t, nil, "scrape", "--workdir", dir)
-	if r.code != 0 || !strings.Contains(r.stdout, "local local/infra") || !strings.Contains(r.stdout, "1 repositories ready") {
+	if r.code != 0 || !strings.Contains(r.stdout, "local local/infra") || !strings.Contains(r.stdout, "1 repository ready") {
 		t.Errorf("scrape: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	if strings.Contains(r.stdout, "\x1b") {
@@ -465,7 +465,7 @@ func TestScrapeCommand(t *testing.T) {
 	// A rejected line is reported with its number, and the exit code says so.
 	mustWrite(t, filepath.Join(dir, "repos.txt"), local+"\n--upload-pack=touch /tmp/x\n")
 	r = runCLI(t, nil, "scrape", "--workdir", dir)
-	if r.code != 1 || !strings.Contains(r.stdout, "repos.txt:2: rejected") || !strings.Contains(r.stderr, "1 lines of repos.txt rejected") {
+	if r.code != 1 || !strings.Contains(r.stdout, "repos.txt:2: rejected") || !strings.Contains(r.stderr, "1 line of repos.txt rejected") {
 		t.Errorf("rejected line: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
