@@ -849,7 +849,7 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 	p := newEventPrinter(e.stdout, e.interactive())
 	r.OnEvent = p.runnerEvent
 	start := time.Now()
-	stopTicker := p.tickProgress(r.Progress(), start)
+	stopTicker := p.tickProgress(r.Progress(), r.Slots, start)
 	err = r.Run(runCtx)
 	stopTicker()
 	p.clear()
@@ -928,7 +928,7 @@ func (p *eventPrinter) runnerEvent(ev pipeline.Event) {
 }
 
 // tickProgress redraws the status line every half second on a terminal.
-func (p *eventPrinter) tickProgress(s *pipeline.Snapshot, start time.Time) func() {
+func (p *eventPrinter) tickProgress(s *pipeline.Snapshot, slots int, start time.Time) func() {
 	if !p.tty {
 		return func() {}
 	}
@@ -941,18 +941,33 @@ func (p *eventPrinter) tickProgress(s *pipeline.Snapshot, start time.Time) func(
 			case <-done:
 				return
 			case <-t.C:
-				secs := max(time.Since(start).Seconds(), 1)
+				line := progressLine(s, slots, time.Since(start))
 				p.mu.Lock()
 				p.clearLocked()
-				p.status = fmt.Sprintf("files %d done, %d failed · %d answers · %d in flight · %.0f tok/s · %s",
-					s.FilesDone.Load(), s.FilesFailed.Load(), s.Answers.Load(), s.InFlight.Load(),
-					float64(s.CompletionTokens.Load())/secs, time.Since(start).Round(time.Second))
+				p.status = line
 				p.redrawLocked()
 				p.mu.Unlock()
 			}
 		}
 	}()
 	return func() { close(done) }
+}
+
+// progressLine summarises a running prepare: files finished out of those
+// planned so far, requests in flight against the server's slots, the
+// generation rate and, once files finish, an estimate of the time left.
+func progressLine(s *pipeline.Snapshot, slots int, elapsed time.Duration) string {
+	finished := s.FilesDone.Load() + s.FilesFailed.Load()
+	planned := s.FilesPlanned.Load()
+	eta := "ETA …"
+	if finished > 0 && planned > finished {
+		left := time.Duration(float64(elapsed) / float64(finished) * float64(planned-finished))
+		eta = "ETA " + left.Round(time.Second).String()
+	}
+	rate := float64(s.CompletionTokens.Load()) / max(elapsed.Seconds(), 1)
+	return fmt.Sprintf("files %d/%d (%d failed) · %d answers · %d/%d in flight · %.0f tok/s · %s · %s",
+		finished, planned, s.FilesFailed.Load(), s.Answers.Load(), s.InFlight.Load(), slots, rate,
+		elapsed.Round(time.Second), eta)
 }
 
 // ---- export --------------------------------------------------------------------

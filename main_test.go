@@ -22,6 +22,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"cicdllm/llm/sim"
+	"cicdllm/pipeline"
 	"cicdllm/store"
 )
 
@@ -738,5 +739,25 @@ func TestExportKillLeavesOldOrNew(t *testing.T) {
 	}
 	if r := runCLI(t, nil, "export", "--workdir", dir, "--template", "alpaca-jsonl", "--output-file", target); r.code != 2 || !strings.Contains(r.stderr, "--force") {
 		t.Errorf("overwrite without --force: %d %s", r.code, r.stderr)
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	var s pipeline.Snapshot
+	s.FilesPlanned.Store(40)
+	s.FilesDone.Store(9)
+	s.FilesFailed.Store(1)
+	s.Answers.Store(120)
+	s.InFlight.Store(4)
+	s.CompletionTokens.Store(12000)
+	got := progressLine(&s, 4, 100*time.Second)
+	want := "files 10/40 (1 failed) · 120 answers · 4/4 in flight · 120 tok/s · 1m40s · ETA 5m0s"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	s.FilesDone.Store(0)
+	s.FilesFailed.Store(0)
+	if got := progressLine(&s, 4, time.Second); !strings.HasSuffix(got, "ETA …") {
+		t.Errorf("no estimate before the first file: %q", got)
 	}
 }
