@@ -972,6 +972,10 @@ func progressLine(s *pipeline.Snapshot, slots int, elapsed time.Duration) string
 
 // ---- export --------------------------------------------------------------------
 
+// exportFlags: template, system, dedup, near-threshold, split, seed,
+// with-metadata, bos and min-score are bound only so -h documents them;
+// their values reach the config as overrides (flagKeys), and runExport
+// reads the merged config.
 type exportFlags struct {
 	template, output, system, llamaDate, repo, language, since, dedup, split string
 	force, bos, withMetadata, shuffle                                        bool

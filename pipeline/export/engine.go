@@ -366,6 +366,12 @@ func (o *output) writeFile(rel string, data []byte) error {
 
 // commit flushes and syncs every file, then moves the result into place.
 func (o *output) commit() error {
+	if len(o.writers) == 0 && !o.j.Format.Dir {
+		// Nothing selected: still an (empty) file, with its header.
+		if err := o.write("train", nil); err != nil {
+			return err
+		}
+	}
 	for _, split := range slices.Sorted(maps.Keys(o.writers)) {
 		sf := o.writers[split]
 		if err := sf.w.Flush(); err != nil {
@@ -378,13 +384,6 @@ func (o *output) commit() error {
 			return err
 		}
 		o.files = append(o.files, sf.path)
-	}
-	if len(o.writers) == 0 && !o.j.Format.Dir {
-		// Nothing selected: still an (empty) file, with its header.
-		if err := o.write("train", nil); err != nil {
-			return err
-		}
-		return o.commit()
 	}
 	sort.Strings(o.files)
 	if o.j.Format.Dir {

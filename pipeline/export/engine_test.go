@@ -289,3 +289,21 @@ func BenchmarkExportMillion(b *testing.B) {
 		})
 	}
 }
+
+func TestExportNothingSelectedWritesEmptyFile(t *testing.T) {
+	st, _ := fillStore(t, 10, 2)
+	out := filepath.Join(t.TempDir(), "none.csv")
+	j := job(t, st, "csv", out)
+	j.Languages = []string{"COBOL"}
+	res, err := Run(context.Background(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil || res.Total() != 0 || res.Skipped["language"] != 10 || !strings.HasPrefix(string(data), "user_content,assistant_content") || strings.Count(string(data), "\n") != 1 {
+		t.Errorf("empty export: %q, %+v, %v", data, res, err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
+}

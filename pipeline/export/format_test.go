@@ -97,22 +97,7 @@ func TestGolden(t *testing.T) {
 		for _, gc := range goldenCases() {
 			t.Run(name+"/"+gc.name, func(t *testing.T) {
 				got := render(t, f, gc)
-				path := filepath.Join("testdata", "golden", name, gc.name+".golden")
-				if *updateGolden {
-					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./pipeline/export -update)", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("%s differs from the golden file:\ngot:\n%s\nwant:\n%s", path, got, want)
-				}
+				checkGoldenFile(t, filepath.Join("testdata", "golden", name, gc.name+".golden"), got)
 				if name == "csv" {
 					checkCSV(t, got, gc)
 				} else {
