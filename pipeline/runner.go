@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,8 @@ type Runner struct {
 	progress Snapshot
 
 	mu      sync.Mutex
+	live    []*liveSlot // one per worker, for Activity
+	crashed error       // a recovered panic, returned by Run
 	wake    *sync.Cond
 	answers []*task // answered first: they finish files
 	asks    []*task
@@ -82,6 +85,8 @@ const (
 	EventFileSkipped // skipped by a rule, or by Skip
 	EventPaused
 	EventResumed
+	EventRepoScanning // a repository's tree is being walked
+	EventRepoScanned  // Count = files queued from it
 )
 
 // Event is something the Runner did, for the CLI and the UI.
@@ -138,6 +143,10 @@ type task struct {
 	sampleID int64
 	question string
 	attempt  int
+	// qIndex of qCount: which of its chunk's questions an answer is
+	// (1-based; 0 when unknown), for the live view.
+	qIndex, qCount int
+	live           *liveSlot // the worker running it; nil in tests
 }
 
 // Run processes every repository and returns when all work is done, Stop
@@ -175,9 +184,15 @@ func (r *Runner) Run(ctx context.Context) error {
 	stopWake := context.AfterFunc(ctx, func() { r.mu.Lock(); r.wake.Broadcast(); r.mu.Unlock() })
 	defer stopWake()
 
+	r.mu.Lock()
+	r.live = make([]*liveSlot, r.Slots)
+	for i := range r.live {
+		r.live[i] = &liveSlot{slot: i}
+	}
+	r.mu.Unlock()
 	var wg sync.WaitGroup
-	for range r.Slots {
-		wg.Go(func() { r.worker(ctx) })
+	for i := range r.Slots {
+		wg.Go(func() { r.worker(ctx, r.live[i]) })
 	}
 	planErr := r.plan(ctx)
 	r.mu.Lock()
@@ -187,6 +202,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	wg.Wait()
 	if planErr != nil {
 		return planErr
+	}
+	r.mu.Lock()
+	crashed := r.crashed
+	r.mu.Unlock()
+	if crashed != nil {
+		return crashed
 	}
 	return ctx.Err()
 }
@@ -326,7 +347,21 @@ func (r *Runner) waitForRoom(ctx context.Context) {
 	}
 }
 
-func (r *Runner) worker(ctx context.Context) {
+func (r *Runner) worker(ctx context.Context, live *liveSlot) {
+	// A bug must not take the whole program (and the user's terminal)
+	// down: the run stops gracefully and Run reports it.
+	defer func() {
+		if p := recover(); p != nil {
+			r.Logger.Error("internal error in a prepare worker", "panic", p, "stack", string(debug.Stack()))
+			r.mu.Lock()
+			if r.crashed == nil {
+				r.crashed = fmt.Errorf("internal error: %v (the run stopped; details in the log; run prepare again to resume)", p)
+			}
+			r.mu.Unlock()
+			live.end()
+			r.Stop()
+		}
+	}()
 	var local []*task
 	for {
 		t := r.next(ctx, &local)
@@ -334,7 +369,10 @@ func (r *Runner) worker(ctx context.Context) {
 			return
 		}
 		r.progress.InFlight.Add(1)
+		t.live = live
+		live.begin(t)
 		follow := r.run(ctx, t)
+		live.end()
 		r.progress.InFlight.Add(-1)
 		r.hold(&local, follow)
 		r.mu.Lock()
@@ -439,6 +477,7 @@ func (r *Runner) ask(ctx context.Context, t *task) ([]*task, error) {
 	}
 	req := llm.Request{Messages: msgs, MaxTokens: r.Config.Generation.QuestionMaxTokens,
 		Temperature: r.Config.Generation.Temperature, Stream: true, Schema: r.schema}
+	t.live.watch(&req)
 	resp, err := r.Client.Chat(ctx, req)
 	if err != nil {
 		return nil, err
@@ -463,7 +502,7 @@ func (r *Runner) ask(ctx context.Context, t *task) ([]*task, error) {
 	r.OnEvent(Event{Kind: EventQuestions, Repo: fw.repo.Name, Path: fw.key.Path, Chunk: t.chunk.Index, Count: len(ids)})
 	answers := make([]*task, len(ids))
 	for i, id := range ids {
-		answers[i] = &task{kind: answerTask, fw: fw, chunk: t.chunk, sampleID: id, question: questions[i]}
+		answers[i] = &task{kind: answerTask, fw: fw, chunk: t.chunk, sampleID: id, question: questions[i], qIndex: i + 1, qCount: len(ids)}
 	}
 	return answers, nil
 }
@@ -482,8 +521,9 @@ func (r *Runner) answer(ctx context.Context, t *task) error {
 	budget := r.Config.Generation.MaxTokens
 	var resp llm.Response
 	for try := 0; try < 2; try++ {
-		resp, err = r.Client.Chat(ctx, llm.Request{Messages: msgs, MaxTokens: budget,
-			Temperature: r.Config.Generation.Temperature, Stream: true})
+		req := llm.Request{Messages: msgs, MaxTokens: budget, Temperature: r.Config.Generation.Temperature, Stream: true}
+		t.live.watch(&req)
+		resp, err = r.Client.Chat(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -589,6 +629,7 @@ func (r *Runner) stopped() bool {
 }
 
 func (r *Runner) planRepo(ctx context.Context, repo store.Repo) error {
+	r.OnEvent(Event{Kind: EventRepoScanning, Repo: repo.Name})
 	tree, err := OpenTree(repo.LocalPath)
 	if err != nil {
 		return err
@@ -648,6 +689,7 @@ func (r *Runner) planRepo(ctx context.Context, repo store.Repo) error {
 		}
 		r.waitForRoom(ctx)
 	}
+	r.OnEvent(Event{Kind: EventRepoScanned, Repo: repo.Name, Count: taken})
 	// Files gone from HEAD: their samples go stale, their row says so.
 	for path, h := range state {
 		if r.Dry != nil {
@@ -711,16 +753,25 @@ func (r *Runner) queueFile(ctx context.Context, repo store.Repo, commit string, 
 	for _, c := range chunks {
 		spans[c.Index] = c
 	}
+	perChunk := map[int]int{}
+	for _, p := range pending {
+		if p.BlobOID == file.BlobOID {
+			perChunk[p.ChunkIndex]++
+		}
+	}
+	nth := map[int]int{}
 	for _, p := range pending {
 		if p.BlobOID != file.BlobOID {
 			continue
 		}
+		nth[p.ChunkIndex]++
 		c, ok := spans[p.ChunkIndex]
 		if !ok {
 			// A half of a chunk split earlier: rebuild it from its span.
 			c = Chunk{Index: p.ChunkIndex, LineStart: p.LineStart, LineEnd: p.LineEnd, Text: linesOf(file.Text, p.LineStart, p.LineEnd)}
 		}
-		r.enqueue(&task{kind: answerTask, fw: fw, chunk: c, sampleID: p.SampleID, question: p.Question})
+		r.enqueue(&task{kind: answerTask, fw: fw, chunk: c, sampleID: p.SampleID, question: p.Question,
+			qIndex: nth[p.ChunkIndex], qCount: perChunk[p.ChunkIndex]})
 	}
 	for _, c := range chunks {
 		if asked[c.Index] || asked[childIndex(c.Index, 0)] || asked[childIndex(c.Index, 1)] {

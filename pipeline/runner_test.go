@@ -67,6 +67,16 @@ func newPrepFixture(t testing.TB, files map[string]string, simCfg sim.Config) *p
 // run prepares with a fresh client, as a new process would.
 func (f *prepFixture) run(only map[FileKey]bool) *Runner {
 	f.t.Helper()
+	r := f.newRunner(only)
+	if err := r.Run(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}
+
+// newRunner builds a Runner with a fresh, probed client.
+func (f *prepFixture) newRunner(only map[FileKey]bool) *Runner {
+	f.t.Helper()
 	opts, err := f.cfg.LLMOptions(func(string) (string, bool) { return "", false }, nil, nil)
 	if err != nil {
 		f.t.Fatal(err)
@@ -87,9 +97,6 @@ func (f *prepFixture) run(only map[FileKey]bool) *Runner {
 	r := &Runner{WS: f.ws, Config: f.cfg, Store: f.st, Client: client, Theme: theme, Slots: info.Slots,
 		ContextSize: info.ContextSize, Model: info.Model, Only: only,
 		OnEvent: func(ev Event) { f.mu.Lock(); f.events = append(f.events, ev); f.mu.Unlock() }}
-	if err := r.Run(context.Background()); err != nil {
-		f.t.Fatal(err)
-	}
 	return r
 }
 

@@ -1,0 +1,127 @@
+package common
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Truncate cuts s (which may hold escape codes) to at most w display
+// columns, ending with "…" when something was cut.
+func Truncate(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+// OneLine flattens s to a single line: newlines and tabs become spaces and
+// control characters are dropped, so a preview never breaks a layout.
+func OneLine(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t' || r == ' ':
+			if !space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = true
+			continue
+		case unicode.IsControl(r):
+			continue
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+// Fit makes s exactly w columns wide and h lines tall: longer lines are
+// truncated, missing lines and columns padded with spaces. Every screen's
+// View ends with Fit, so nothing ever draws past the terminal.
+func Fit(s string, w, h int) string {
+	if w <= 0 || h <= 0 {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	for i, l := range lines {
+		l = Truncate(l, w)
+		if pad := w - ansi.StringWidth(l); pad > 0 {
+			l += strings.Repeat(" ", pad)
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Wrap wraps plain text to w columns, breaking long words, and keeps
+// existing line breaks.
+func Wrap(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	return ansi.Wrap(s, w, "")
+}
+
+// Highlight marks every case-insensitive occurrence of each word in plain
+// text with style. Words shorter than two characters are ignored (they
+// would light up everything).
+func Highlight(text string, words []string, style lipgloss.Style) string {
+	lower := strings.ToLower(text)
+	if len(lower) != len(text) {
+		return text // case folding changed byte offsets; better plain than wrong
+	}
+	mark := make([]bool, len(text))
+	any := false
+	for _, w := range words {
+		w = strings.ToLower(strings.Trim(w, `"*()`))
+		if len(w) < 2 {
+			continue
+		}
+		for i := 0; ; {
+			j := strings.Index(lower[i:], w)
+			if j < 0 {
+				break
+			}
+			for k := i + j; k < i+j+len(w) && k < len(mark); k++ {
+				mark[k] = true
+			}
+			any = true
+			i += j + len(w)
+		}
+	}
+	if !any {
+		return text
+	}
+	var b strings.Builder
+	for i := 0; i < len(text); {
+		j := i
+		for j < len(text) && mark[j] == mark[i] {
+			j++
+		}
+		if mark[i] {
+			b.WriteString(style.Render(text[i:j]))
+		} else {
+			b.WriteString(text[i:j])
+		}
+		i = j
+	}
+	return b.String()
+}
+
+// SearchWords splits a search box's text into the words FTS matched.
+func SearchWords(q string) []string {
+	return strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' })
+}
