@@ -35,8 +35,11 @@ import (
 	"cicdllm/llm"
 	"cicdllm/llm/sim"
 	"cicdllm/pipeline"
+	"cicdllm/pipeline/demo"
 	"cicdllm/pipeline/export"
 	"cicdllm/store"
+	"cicdllm/ui"
+	"cicdllm/ui/common"
 )
 
 // Exit codes, documented in the README.
@@ -138,8 +141,8 @@ type cmdEnv struct {
 
 func (a *app) commands() []*command {
 	return []*command{
-		{name: "tui", summary: "open the terminal UI (the default with no arguments on a terminal)", issue: 7,
-			help: "Watch generation live, pause, skip, retry, curate samples and export.\n\nExamples:\n  cicdllm\n  cicdllm tui --workdir ~/datasets/k8s"},
+		{name: "tui", summary: "open the terminal UI (the default with no arguments on a terminal)", needsEnv: true, run: a.runTUI,
+			help: "Watch generation live, pause, skip, retry, curate samples and export.\nWith no repos.txt yet it opens the setup screen. Press ? inside for every key.\n\nExamples:\n  cicdllm\n  cicdllm tui --workdir ~/datasets/k8s"},
 		a.scrapeCommand(),
 		a.prepareCommand(false),
 		a.prepareCommand(true),
@@ -151,8 +154,7 @@ func (a *app) commands() []*command {
 		a.statsCommand(),
 		a.configCommand(),
 		a.resetCommand(),
-		{name: "demo", summary: "try cicdllm offline on a sample repository with a simulated LLM", issue: 7,
-			help: "Creates a temporary workspace, starts the built-in LLM simulator and opens the UI.\n\nExamples:\n  cicdllm demo"},
+		a.demoCommand(),
 		a.simCommand(),
 		{name: "version", summary: "print the version", run: a.runVersion,
 			help: "Prints the version, commit and Go toolchain.\n\nExamples:\n  cicdllm version"},
@@ -329,7 +331,7 @@ func (e *cmdEnv) setup(cmd *command) (func(), error) {
 		return nil, err
 	}
 	var mirror io.Writer
-	if e.g.verbose {
+	if e.g.verbose && cmd.name != "tui" { // never write to the terminal under the UI
 		mirror = e.stderr
 	}
 	c := e.cfg.Config
@@ -770,15 +772,8 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 	defer st.Close()
 	r := &pipeline.Runner{WS: e.ws, Config: cfg, Store: st, Theme: theme, RepoFilter: f.repo, Logger: e.logger}
 	if retry {
-		failures, err := st.Failures(ctx, 0)
-		if err != nil {
+		if r.Only, err = pipeline.RetrySet(ctx, st, f.file); err != nil {
 			return err
-		}
-		r.Only = map[pipeline.FileKey]bool{}
-		for _, fl := range failures {
-			if f.file == "" || fl.FilePath == f.file {
-				r.Only[pipeline.FileKey{RepoID: fl.RepoID, Path: fl.FilePath}] = true
-			}
 		}
 		if len(r.Only) == 0 {
 			if f.file != "" {
@@ -792,21 +787,16 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 		return e.dryRunPrepare(ctx, r)
 	}
 
-	opts, err := cfg.LLMOptions(e.lookupEnv, e.logger, func(ev llm.BreakerEvent) {
+	if _, err := cfg.LLMOptions(e.lookupEnv, e.logger, nil); err != nil {
+		return usageError("%v", err)
+	}
+	client, info, err := pipeline.Connect(ctx, cfg, e.lookupEnv, e.logger, func(ev llm.BreakerEvent) {
 		if ev.State == llm.BreakerOpen {
 			fmt.Fprintf(e.stderr, "LLM server unreachable; retrying in %s (%v)\n", ev.RetryIn.Round(time.Second), ev.Err)
 		} else if ev.State == llm.BreakerClosed {
 			fmt.Fprintln(e.stderr, "LLM server is back")
 		}
 	})
-	if err != nil {
-		return usageError("%v", err)
-	}
-	client, err := llm.New(opts)
-	if err != nil {
-		return usageError("%v", err)
-	}
-	info, err := client.Probe(ctx, llm.ProbeOptions{ContextSize: cfg.LLM.ContextSize, Concurrency: cfg.LLM.Concurrency})
 	if err != nil {
 		return err
 	}
@@ -1049,91 +1039,55 @@ Examples:
 }
 
 func (e *cmdEnv) runExport(ctx context.Context, f exportFlags) error {
-	c := e.cfg.Config.Export
 	if f.output == "" {
 		return usageError("--output-file is required; e.g. --output-file dataset.jsonl")
 	}
-	ft, err := export.Lookup(c.Template)
-	if err != nil {
-		return usageError("%v", err)
-	}
-	var splits []export.SplitSpec
-	switch {
-	case c.Split != "":
-		if splits, err = export.ParseSplits(c.Split); err != nil {
-			return usageError("--split: %v", err)
-		}
-	case ft.Name == "mlx-lm":
-		// mlx-lm's LoRA trainer validates on valid.jsonl.
-		splits, _ = export.ParseSplits("train=0.9,valid=0.05,test=0.05")
-	}
-	q := store.ExportQuery{Statuses: []string{store.StatusActive}, IncludeTruncated: f.includeTruncated}
-	for _, inc := range []struct {
-		on     bool
-		status string
-	}{{f.includeStale, store.StatusStale}, {f.includeDeleted, store.StatusDeleted}, {f.includePending, store.StatusPending}} {
-		if inc.on {
-			q.Statuses = append(q.Statuses, inc.status)
-		}
-	}
-	if c.MinScore > 0 {
-		q.MinScore = &c.MinScore
-	}
+	var since time.Time
 	if f.since != "" {
 		t, err := time.ParseInLocation("2006-01-02", f.since, time.Local)
 		if err != nil {
 			return usageError("--since %q is not a date; write YYYY-MM-DD", f.since)
 		}
-		q.Since = t.UTC()
+		since = t
+	}
+	statuses := []string{store.StatusActive}
+	for _, inc := range []struct {
+		on     bool
+		status string
+	}{{f.includeStale, store.StatusStale}, {f.includeDeleted, store.StatusDeleted}, {f.includePending, store.StatusPending}} {
+		if inc.on {
+			statuses = append(statuses, inc.status)
+		}
 	}
 	st, err := e.openStore(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if f.repo != "" {
-		repos, err := st.Repos(ctx)
-		if err != nil {
-			return err
-		}
-		for _, r := range repos {
-			if strings.Contains(r.Name, f.repo) {
-				q.RepoIDs = append(q.RepoIDs, r.ID)
-			}
-		}
-		if len(q.RepoIDs) == 0 {
-			return usageError("--repo %q matches no repository; see `cicdllm stats`", f.repo)
-		}
+	// The CLI and the UI's export dialog build the job the same way.
+	job, err := pipeline.NewExportJob(e.cfg.Config, st, pipeline.ExportSpec{
+		Output: f.output, Force: f.force, Statuses: statuses, IncludeTruncated: f.includeTruncated,
+		RepoMatch: f.repo, Languages: []string{f.language}, Since: since,
+		Limit: f.limit, Shuffle: f.shuffle, LlamaDate: f.llamaDate})
+	var specErr *pipeline.ExportSpecError
+	if errors.As(err, &specErr) {
+		return usageError("%v", err)
 	}
-	var langs []string
-	for _, l := range strings.Split(f.language, ",") {
-		if l = strings.TrimSpace(l); l != "" {
-			langs = append(langs, l)
-		}
-	}
-	output, err := filepath.Abs(f.output)
 	if err != nil {
 		return err
 	}
-	g := e.cfg.Config.Generation
+	ft, output := job.Format, job.Output
 	p := newEventPrinter(e.stdout, e.interactive())
-	res, err := export.Run(ctx, export.Job{
-		Store: st, Format: ft, Output: output, Force: f.force, Query: q, Languages: langs,
-		Options: export.Options{System: c.SystemPrompt, BOS: c.BOS, LlamaDate: f.llamaDate, WithMetadata: c.WithMetadata},
-		Dedup:   c.Dedup, Threshold: c.NearDuplicateThreshold, Splits: splits, Seed: int64(c.Seed),
-		Limit: f.limit, Shuffle: f.shuffle,
-		Params: map[string]string{"theme": g.Theme, "temperature": strconv.FormatFloat(g.Temperature, 'g', -1, 64),
-			"max_tokens": strconv.Itoa(g.MaxTokens), "questions_per_chunk": strconv.Itoa(g.QuestionsPerChunk)},
-		Progress: func(n int) {
-			if p.tty {
-				p.mu.Lock()
-				p.clearLocked()
-				p.status = fmt.Sprintf("exporting: %d samples read", n)
-				p.redrawLocked()
-				p.mu.Unlock()
-			}
-		},
-	})
+	job.Progress = func(n int) {
+		if p.tty {
+			p.mu.Lock()
+			p.clearLocked()
+			p.status = fmt.Sprintf("exporting: %d samples read", n)
+			p.redrawLocked()
+			p.mu.Unlock()
+		}
+	}
+	res, err := export.Run(ctx, job)
 	p.clear()
 	if errors.Is(err, export.ErrExists) {
 		return usageError("%v", err)
@@ -1626,4 +1580,125 @@ func (a *app) confirm(prompt string) (bool, error) {
 	}
 	answer := strings.ToLower(strings.TrimSpace(line))
 	return answer == "y" || answer == "yes", nil
+}
+
+// ---- terminal UI and demo ---------------------------------------------------------
+
+func (a *app) runTUI(ctx context.Context, e *cmdEnv, args []string) error {
+	if len(args) > 0 {
+		return usageError("tui takes no arguments, got %q", args[0])
+	}
+	if !a.interactive() {
+		return usageError("the terminal UI needs a terminal; in scripts and CI use the subcommands (cicdllm scrape, prepare, export; see cicdllm help)")
+	}
+	return e.openUI(ctx, false)
+}
+
+// openUI runs the terminal UI on the workspace until the user quits.
+func (e *cmdEnv) openUI(ctx context.Context, demo bool) error {
+	st, err := e.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	home, _ := os.UserHomeDir()
+	if h, ok := e.lookupEnv("HOME"); ok {
+		home = h
+	}
+	sess := pipeline.NewSession(pipeline.SessionOptions{Workspace: e.ws, Config: e.cfg.Config, Store: st,
+		LookupEnv: e.lookupEnv, Home: home, Logger: e.logger})
+	// Whatever ends the UI, the job stops and its goroutines finish before
+	// the store closes: committed work stays committed.
+	defer sess.Close()
+	configPath := e.cfg.File
+	if configPath == "" {
+		configPath = filepath.Join(e.ws.Dir, "cicdllm.toml")
+	}
+	c := &common.Context{Store: st, WS: e.ws, Config: e.cfg.Config, ConfigPath: configPath,
+		Styles: common.DefaultStyles(), Keys: common.DefaultKeys(), Now: time.Now, Demo: demo,
+		Session: sess, LogPath: e.log.Path}
+	_, noRepos := os.Stat(e.ws.ReposFile)
+	m := ui.New(c, ui.Options{Setup: noRepos != nil && !demo, Autostart: demo})
+	return ui.Run(ctx, m, e.stdin, e.stdout)
+}
+
+func (a *app) demoCommand() *command {
+	var dir string
+	return &command{
+		name: "demo", args: "[--dir DIR]", summary: "try cicdllm offline on a sample repository with a simulated LLM",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&dir, "dir", "", "create the demo workspace in `DIR` (must be new or empty; default a new temporary folder)")
+		},
+		help: `Creates a workspace with a small built-in sample repository, starts the
+built-in LLM simulator (4 slots, no model needed, nothing downloaded) and
+opens the UI on it, running scrape and prepare so generation streams live.
+Without a terminal it runs scrape, prepare and export headless, prints a
+summary and the path of the dataset, and exits. The workspace is kept, so
+you can open it again with cicdllm --workdir DIR.
+
+Examples:
+  cicdllm demo
+  cicdllm demo --dir /tmp/try-cicdllm
+  cicdllm demo > demo.log   # headless`,
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			if len(args) > 0 {
+				return usageError("demo takes no arguments, got %q", args[0])
+			}
+			return a.runDemo(ctx, e.g, dir)
+		},
+	}
+}
+
+func (a *app) runDemo(ctx context.Context, g globals, dir string) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "cicdllm-demo-")
+		if err != nil {
+			return fmt.Errorf("create the demo workspace: %w", err)
+		}
+		dir = d
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	headless := !a.interactive()
+	srv := sim.New(demo.SimConfig(headless))
+	url, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("start the LLM simulator: %w", err)
+	}
+	defer srv.Close()
+	if err := demo.Create(dir, url); err != nil {
+		return usageError("%v", err)
+	}
+	if headless {
+		return a.runDemoHeadless(ctx, dir, url)
+	}
+	e := &cmdEnv{app: a, g: globals{workdir: dir, dataDir: "data", maxLogFiles: g.maxLogFiles}, logger: slog.New(slog.DiscardHandler)}
+	closeEnv, err := e.setup(&command{name: "tui"})
+	if err != nil {
+		return err
+	}
+	defer closeEnv()
+	if err := e.openUI(ctx, true); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "demo workspace kept in %s; open it again with: cicdllm --workdir %s\n", dir, dir)
+	return nil
+}
+
+// runDemoHeadless runs the real subcommands one after the other, exactly
+// as a script would.
+func (a *app) runDemoHeadless(ctx context.Context, dir, url string) error {
+	fmt.Fprintf(a.stdout, "demo workspace: %s (SIMULATED LLM at %s — demo data)\n", dir, url)
+	out := filepath.Join(dir, "exports", "demo-chatml.jsonl")
+	steps := [][]string{{"scrape"}, {"prepare"}, {"export", "--template", "chatml-jsonl", "--output-file", out}}
+	for _, step := range steps {
+		fmt.Fprintf(a.stdout, "$ cicdllm %s\n", strings.Join(step, " "))
+		if code := a.run(ctx, append([]string{"--workdir", dir}, step...)); code != exitOK {
+			return &exitError{code: code, err: fmt.Errorf("demo: %s failed (see above and %s)", step[0], filepath.Join(dir, "logs"))}
+		}
+	}
+	fmt.Fprintf(a.stdout, "dataset: %s\nopen the UI on it with: cicdllm --workdir %s\n", out, dir)
+	return nil
 }

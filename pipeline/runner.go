@@ -227,10 +227,12 @@ func (r *Runner) initLocked() {
 // Pause stops handing out new requests; those in flight finish.
 func (r *Runner) Pause() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.initLocked()
-	if !r.paused {
-		r.paused = true
+	changed := !r.paused
+	r.paused = true
+	r.mu.Unlock()
+	// Outside the lock: a consumer that blocks must not hold up workers.
+	if changed {
 		r.OnEvent(Event{Kind: EventPaused})
 	}
 }
@@ -238,11 +240,12 @@ func (r *Runner) Pause() {
 // Resume undoes Pause.
 func (r *Runner) Resume() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.initLocked()
-	if r.paused {
-		r.paused = false
-		r.wake.Broadcast()
+	changed := r.paused
+	r.paused = false
+	r.wake.Broadcast()
+	r.mu.Unlock()
+	if changed {
 		r.OnEvent(Event{Kind: EventResumed})
 	}
 }

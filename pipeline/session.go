@@ -72,7 +72,7 @@ func (k JobKind) String() string {
 }
 
 // ErrBusy reports a job started while another runs.
-var ErrBusy = errors.New("another job is running; stop it first (S) or wait for it")
+var ErrBusy = errors.New("another job is running; stop it first or wait for it to finish")
 
 // SessionEvent is one must-see event of a Session's job. Exactly one of
 // Runner, Scrape is set, or Done (the job ended, with Err), or Message (a
@@ -237,7 +237,12 @@ func (s *Session) start(ctx context.Context, kind JobKind, body func(ctx context
 	jobCtx, cancel := context.WithCancel(ctx)
 	s.job, s.running, s.paused, s.stopping = kind, true, false, false
 	s.started, s.finished, s.cancel, s.done = time.Now(), time.Time{}, cancel, make(chan struct{})
-	s.runner, s.battery, s.lastErr = nil, "", ""
+	// Nothing of the previous job shows as current.
+	s.runner, s.battery, s.lastErr, s.last = nil, "", "", Counts{}
+	s.server.Breaker, s.server.RetryAt = llm.BreakerClosed, time.Time{}
+	if kind == JobScrape {
+		s.scrape = map[string]*RepoProgress{}
+	}
 	done := s.done
 	go func() {
 		defer close(done)
@@ -259,6 +264,14 @@ func (s *Session) start(ctx context.Context, kind JobKind, body func(ctx context
 		s.running, s.paused, s.stopping, s.finished = false, false, false, time.Now()
 		if s.runner != nil {
 			s.last = s.runner.Progress().counts()
+		}
+		// Controls reach only a running job.
+		s.runner, s.battery = nil, ""
+		s.server.Breaker, s.server.RetryAt = llm.BreakerClosed, time.Time{}
+		for _, rp := range s.scrape {
+			if rp.State == "cloning" || rp.State == "scanning" {
+				rp.State = "stopped"
+			}
 		}
 		if err != nil {
 			s.lastErr = err.Error()
@@ -428,6 +441,16 @@ func (s *Session) runnerEvent(ev Event) {
 	}
 	job := s.job
 	s.mu.Unlock()
+	if ev.Kind == EventPaused || ev.Kind == EventResumed {
+		// These come from control calls, which the UI makes from its own
+		// goroutine: blocking here on a full channel the UI drains would
+		// deadlock it. View carries the paused state anyway.
+		select {
+		case s.events <- SessionEvent{Job: job, Runner: &ev}:
+		default:
+		}
+		return
+	}
 	s.emit(SessionEvent{Job: job, Runner: &ev})
 }
 
@@ -465,7 +488,7 @@ func (s *Session) Pause() {
 func (s *Session) Resume() {
 	s.mu.Lock()
 	r := s.runner
-	s.paused = false
+	s.paused, s.battery = false, "" // the user overrides a battery pause
 	s.mu.Unlock()
 	if r != nil {
 		r.Resume()
@@ -491,13 +514,15 @@ func (s *Session) Stop() {
 		return
 	}
 	s.stopping = true
-	r, job, cancel := s.runner, s.job, s.cancel
+	r, cancel := s.runner, s.cancel
 	s.mu.Unlock()
 	switch {
 	case r != nil:
 		r.Resume() // a paused run must wake up to stop
 		r.Stop()
-	case job == JobScrape:
+	default:
+		// A scrape (clones are atomic), or a prepare still connecting:
+		// nothing is in flight that could commit.
 		cancel()
 	}
 }

@@ -3,7 +3,10 @@ package store
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+
+	"zombiezen.com/go/sqlite"
 )
 
 func searchIDs(t *testing.T, s *Store, text string) []int64 {
@@ -339,5 +342,361 @@ func TestKeysetPagination(t *testing.T) {
 	}
 	if p, err := s.ListSamples(ctx, SampleQuery{}); err != nil || len(p.Samples) != DefaultPageSize {
 		t.Errorf("default page size = %d, %v", len(p.Samples), err)
+	}
+}
+
+// curationFixture is a small store with every kind of row the listing
+// filters and orders tell apart: two repositories, several files, tied and
+// missing scores, edited, rated, deleted and pending samples.
+type curationFixture struct {
+	s      *Store
+	repoA  int64
+	repoB  int64
+	ids    []int64
+	all    []SampleSummary // every sample, by id
+	marked map[int64]bool  // samples whose question holds "walrus"
+}
+
+func newCurationFixture(t *testing.T, n int) *curationFixture {
+	t.Helper()
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	f := &curationFixture{s: s, marked: map[int64]bool{}}
+	f.repoA = mustRepo(t, s, "github.com/acme/api")
+	f.repoB = mustRepo(t, s, "github.com/acme/infra")
+	var qs []NewQuestion
+	for i := range n {
+		repo := f.repoA
+		if i%3 == 2 {
+			repo = f.repoB
+		}
+		text := fmt.Sprintf("question %d", i)
+		if i%4 == 1 {
+			text += " about the walrus"
+		}
+		// Files in an order unrelated to ids, so OrderFile really sorts.
+		qs = append(qs, question(repo, fmt.Sprintf("pkg/f%d.go", (i*7)%5), i, text))
+	}
+	ids, err := s.InsertPendingQuestions(ctx, qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ids = ids
+	for i, id := range ids {
+		if i%4 == 1 {
+			f.marked[id] = true
+		}
+		if i%9 != 8 { // every ninth stays pending
+			if err := s.StoreAnswer(ctx, Answer{SampleID: id, Content: fmt.Sprintf("answer %d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%5 != 0 { // every fifth is unscored; scores tie a lot
+			if err := s.SetScore(ctx, id, float64(i%4)+0.5*float64(i%2)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%6 == 0 {
+			if err := s.RateSample(ctx, id, 1+i%5); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%7 == 3 && i%9 != 8 {
+			if err := s.EditTurn(ctx, id, 1, fmt.Sprintf("edited answer %d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%10 == 4 {
+			if err := s.DeleteSample(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	page, err := s.ListSamples(ctx, SampleQuery{Statuses: sampleStatuses(), Limit: MaxPageSize})
+	if err != nil || len(page.Samples) != n {
+		t.Fatalf("fixture listing: %d rows, %v", len(page.Samples), err)
+	}
+	f.all = page.Samples
+	return f
+}
+
+// expected filters and sorts the fixture in Go, the reference the SQL
+// must agree with.
+func (f *curationFixture) expected(q SampleQuery) []int64 {
+	var rows []SampleSummary
+	for _, sm := range f.all {
+		switch {
+		case len(q.Statuses) == 0 && sm.Status == StatusDeleted,
+			len(q.Statuses) > 0 && !slices.Contains(q.Statuses, sm.Status),
+			q.RepoID != 0 && sm.RepoID != q.RepoID,
+			q.FilePath != "" && sm.FilePath != q.FilePath,
+			q.OnlyEdited && !sm.Edited,
+			q.OnlyUnrated && sm.HumanRating != 0,
+			q.MinScore != nil && (sm.Score == nil || *sm.Score < *q.MinScore),
+			q.MaxScore != nil && (sm.Score == nil || *sm.Score > *q.MaxScore),
+			q.Search != "" && !f.marked[sm.ID],
+			q.Search != "" && !strings.EqualFold(q.Search, "walrus"): // the only word the fixture searches for
+
+			continue
+		}
+		rows = append(rows, sm)
+	}
+	slices.SortStableFunc(rows, func(a, b SampleSummary) int {
+		ca, cb := a.Cursor(), b.Cursor()
+		c := 0
+		switch q.Order {
+		case OrderScore:
+			c = cmpFloat(ca.Score, cb.Score)
+		case OrderFile:
+			c = strings.Compare(ca.File, cb.File)
+		}
+		if c == 0 {
+			c = cmpInt(ca.ID, cb.ID)
+		}
+		if q.Desc {
+			c = -c
+		}
+		return c
+	})
+	ids := []int64{}
+	for _, sm := range rows {
+		ids = append(ids, sm.ID)
+	}
+	return ids
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// walkPages pages through q with its Limit, following NextKey (or Next,
+// when useNext is set), and fails on a page that repeats or skips.
+func walkPages(t *testing.T, s *Store, q SampleQuery, useNext bool) []int64 {
+	t.Helper()
+	ids := []int64{}
+	seen := map[int64]bool{}
+	for pages := 0; ; pages++ {
+		if pages > 10000 {
+			t.Fatal("pagination does not terminate")
+		}
+		page, err := s.ListSamples(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sm := range page.Samples {
+			if seen[sm.ID] {
+				t.Fatalf("sample %d listed twice", sm.ID)
+			}
+			seen[sm.ID] = true
+			ids = append(ids, sm.ID)
+		}
+		if page.Next == 0 {
+			if !page.NextKey.IsZero() {
+				t.Fatalf("last page has NextKey %+v", page.NextKey)
+			}
+			return ids
+		}
+		if len(page.Samples) != q.Limit {
+			t.Fatalf("short page (%d) with a next cursor", len(page.Samples))
+		}
+		if page.NextKey.ID != page.Next || page.NextKey != page.Samples[len(page.Samples)-1].Cursor() {
+			t.Fatalf("NextKey %+v does not name the last row (Next %d)", page.NextKey, page.Next)
+		}
+		if useNext {
+			q.After = page.Next
+		} else {
+			q.AfterKey = page.NextKey
+		}
+	}
+}
+
+func TestListOrdersFiltersAndPaging(t *testing.T) {
+	f := newCurationFixture(t, 90)
+	one, three := 1.0, 3.0
+	filters := map[string]SampleQuery{
+		"default":         {},
+		"every status":    {Statuses: sampleStatuses()},
+		"deleted":         {Statuses: []string{StatusDeleted}},
+		"pending":         {Statuses: []string{StatusPending}},
+		"active+stale":    {Statuses: []string{StatusActive, StatusStale}},
+		"only edited":     {OnlyEdited: true},
+		"only unrated":    {OnlyUnrated: true},
+		"edited+unrated":  {OnlyEdited: true, OnlyUnrated: true},
+		"repo":            {RepoID: f.repoB},
+		"repo+file":       {RepoID: f.repoA, FilePath: "pkg/f2.go"},
+		"file":            {FilePath: "pkg/f3.go"},
+		"min score":       {MinScore: &three},
+		"score range":     {MinScore: &one, MaxScore: &three},
+		"search":          {Search: "walrus"},
+		"search+unrated":  {Search: "walrus", OnlyUnrated: true},
+		"search+edited":   {Search: "walrus", OnlyEdited: true, Statuses: sampleStatuses()},
+		"search+repo":     {Search: "WALRUS", RepoID: f.repoA},
+		"unrated+deleted": {OnlyUnrated: true, Statuses: []string{StatusDeleted}},
+	}
+	orders := []SampleOrder{OrderID, OrderScore, OrderFile}
+	for name, base := range filters {
+		for _, order := range orders {
+			for _, desc := range []bool{false, true} {
+				for _, limit := range []int{1, 4, 7, 1000} {
+					q := base
+					q.Order, q.Desc, q.Limit = order, desc, limit
+					t.Run(fmt.Sprintf("%s/%s/desc=%v/limit=%d", name, order, desc, limit), func(t *testing.T) {
+						want := f.expected(q)
+						if got := walkPages(t, f.s, q, false); !slices.Equal(got, want) {
+							t.Errorf("got  %v\nwant %v", got, want)
+						}
+						if order == OrderID {
+							if got := walkPages(t, f.s, q, true); !slices.Equal(got, want) {
+								t.Errorf("with After: got %v\nwant %v", got, want)
+							}
+						}
+						if n, err := f.s.CountSamples(t.Context(), q); err != nil || n != int64(len(want)) {
+							t.Errorf("CountSamples = %d, %v; want %d", n, err, len(want))
+						}
+					})
+				}
+			}
+		}
+	}
+	// The fixture must exercise what the filters claim to tell apart.
+	for name, q := range map[string]SampleQuery{"edited": {OnlyEdited: true}, "deleted": {Statuses: []string{StatusDeleted}}} {
+		if len(f.expected(q)) == 0 {
+			t.Errorf("fixture has no %s samples", name)
+		}
+	}
+}
+
+// TestListCursorFromAnyRow resumes every order from every row in both
+// directions: what the UI does to load the rows before its window and to
+// step to the next or previous sample.
+func TestListCursorFromAnyRow(t *testing.T) {
+	f := newCurationFixture(t, 40)
+	for _, order := range []SampleOrder{OrderID, OrderScore, OrderFile} {
+		asc := f.expected(SampleQuery{Order: order, Statuses: sampleStatuses()})
+		byID := map[int64]SampleSummary{}
+		for _, sm := range f.all {
+			byID[sm.ID] = sm
+		}
+		for i, id := range asc {
+			for _, desc := range []bool{false, true} {
+				q := SampleQuery{Order: order, Desc: desc, Statuses: sampleStatuses(), Limit: 3, AfterKey: byID[id].Cursor()}
+				page, err := f.s.ListSamples(t.Context(), q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []int64
+				if desc {
+					for j := i - 1; j >= 0 && len(want) < 3; j-- {
+						want = append(want, asc[j])
+					}
+				} else {
+					for j := i + 1; j < len(asc) && len(want) < 3; j++ {
+						want = append(want, asc[j])
+					}
+				}
+				var got []int64
+				for _, sm := range page.Samples {
+					got = append(got, sm.ID)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s desc=%v after %d: got %v, want %v", order, desc, id, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestListUnknownOrder(t *testing.T) {
+	s := openTest(t, Options{})
+	if _, err := s.ListSamples(t.Context(), SampleQuery{Order: SampleOrder(9)}); err == nil ||
+		!strings.Contains(err.Error(), "sort order") {
+		t.Errorf("unknown order: %v", err)
+	}
+}
+
+func TestCursorOfUnscoredSample(t *testing.T) {
+	score := 2.5
+	for _, tt := range []struct {
+		sm   SampleSummary
+		want SampleCursor
+	}{
+		{SampleSummary{ID: 3, FilePath: "a.go"}, SampleCursor{ID: 3, Score: -1, File: "a.go"}},
+		{SampleSummary{ID: 4, FilePath: "b.go", Score: &score}, SampleCursor{ID: 4, Score: 2.5, File: "b.go"}},
+	} {
+		if got := tt.sm.Cursor(); got != tt.want {
+			t.Errorf("Cursor() = %+v, want %+v", got, tt.want)
+		}
+		full := Sample{ID: tt.sm.ID, FilePath: tt.sm.FilePath, Score: tt.sm.Score}
+		if got := full.Cursor(); got != tt.want {
+			t.Errorf("Sample.Cursor() = %+v, want %+v", got, tt.want)
+		}
+	}
+	if !(SampleCursor{}).IsZero() || (SampleCursor{ID: 1}).IsZero() {
+		t.Error("IsZero")
+	}
+}
+
+// TestListPlansWalkAnIndex guards the cost of deep pages: each order, with
+// and without a status filter and a cursor, must read its rows from an
+// index already in that order. A plan that sorts the matching rows would
+// make every page cost the whole table.
+func TestListPlansWalkAnIndex(t *testing.T) {
+	s := openTest(t, Options{})
+	wantIndex := map[SampleOrder]string{
+		OrderID:    "PRIMARY KEY",
+		OrderScore: "score_key",
+		OrderFile:  "file_key",
+	}
+	for _, order := range []SampleOrder{OrderID, OrderScore, OrderFile} {
+		for _, statuses := range [][]string{nil, {StatusActive}, {StatusDeleted}} {
+			for _, after := range []SampleCursor{{}, {ID: 5, Score: 2, File: "x.go"}} {
+				for _, desc := range []bool{false, true} {
+					q := SampleQuery{Order: order, Statuses: statuses, AfterKey: after, Desc: desc}
+					query, args, _, _, err := listSQL(q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var plan []string
+					err = s.read(t.Context(), func(conn *sqlite.Conn) error {
+						return execSQL(conn, "EXPLAIN QUERY PLAN "+query, args, func(stmt *sqlite.Stmt) error {
+							plan = append(plan, stmt.ColumnText(3))
+							return nil
+						})
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, line := range plan {
+						reads := strings.HasPrefix(line, "SCAN s") || strings.HasPrefix(line, "SEARCH s ")
+						if !reads || strings.Contains(line, "(rowid=?)") {
+							continue // the page's rows, fetched by id afterwards
+						}
+						if order == OrderID && (line == "SCAN s" || strings.Contains(line, "TrainingSamples_status (status=?")) {
+							continue // the table itself, and (status, sample_id), are in id order
+						}
+						if !strings.Contains(line, wantIndex[order]) {
+							t.Errorf("%s statuses=%v after=%v desc=%v reads %q, not the %s index:\n%s",
+								order, statuses, after, desc, line, wantIndex[order], strings.Join(plan, "\n"))
+						}
+					}
+				}
+			}
+		}
 	}
 }

@@ -19,7 +19,7 @@ const appID = 0x63696364
 func schema() sqlitemigration.Schema {
 	return sqlitemigration.Schema{
 		AppID:      appID,
-		Migrations: []string{migration1},
+		Migrations: []string{migration1, migration2},
 	}
 }
 
@@ -152,4 +152,27 @@ AFTER UPDATE OF content ON ConversationTurns BEGIN
 	INSERT INTO TurnsFTS (TurnsFTS, rowid, content) VALUES ('delete', old.turn_id, old.content);
 	INSERT INTO TurnsFTS (rowid, content) VALUES (new.turn_id, new.content);
 END;
+`
+
+// migration2 gives every sort order of ListSamples an index that yields
+// rows already in order, so a page costs the same at any depth of a large
+// table instead of sorting every matching row: one per order for the
+// default listing (every status but deleted) and one per order behind the
+// status, for a listing of one status (deleted ones, say), which would
+// otherwise sort that whole status. The score expression must stay exactly
+// as ListSamples writes it, or the planner cannot match it. The partial
+// index serves "only edited", which is rare: without it a page would scan
+// the whole table to find a few edited rows. Together they cost about 15%
+// of insert speed (BenchmarkInsert100kSamples).
+const migration2 = `
+CREATE INDEX IF NOT EXISTS TrainingSamples_score_key
+	ON TrainingSamples (COALESCE(sample_quality_score, -1), sample_id);
+CREATE INDEX IF NOT EXISTS TrainingSamples_file_key
+	ON TrainingSamples (file_path, sample_id);
+CREATE INDEX IF NOT EXISTS TrainingSamples_status_score_key
+	ON TrainingSamples (status, COALESCE(sample_quality_score, -1), sample_id);
+CREATE INDEX IF NOT EXISTS TrainingSamples_status_file_key
+	ON TrainingSamples (status, file_path, sample_id);
+CREATE INDEX IF NOT EXISTS TrainingSamples_edited
+	ON TrainingSamples (sample_id) WHERE edited_at IS NOT NULL;
 `

@@ -1,0 +1,232 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"cicdllm/llm/sim"
+	"cicdllm/pipeline"
+	"cicdllm/ui/common"
+)
+
+func sized(t *testing.T, f *fixture, w, h int, opts Options) Model {
+	t.Helper()
+	opts.NoTick = true
+	m := New(f.ctx, opts)
+	m, _ = send(m, tea.WindowSizeMsg{Width: w, Height: h})
+	return m
+}
+
+func checkFits(t *testing.T, what, view string, w, h int) {
+	t.Helper()
+	lines := strings.Split(view, "\n")
+	if len(lines) != h {
+		t.Errorf("%s at %d×%d: %d lines", what, w, h, len(lines))
+	}
+	for i, l := range lines {
+		if lw := ansi.StringWidth(l); lw > w {
+			t.Errorf("%s at %d×%d: line %d is %d wide: %q", what, w, h, i+1, lw, l)
+			return
+		}
+	}
+}
+
+func TestTooSmallTerminalSaysSo(t *testing.T) {
+	f := newFixture(t, sim.Config{})
+	for _, sz := range [][2]int{{59, 30}, {100, 15}, {20, 5}} {
+		m := sized(t, f, sz[0], sz[1], Options{})
+		v := m.View()
+		checkFits(t, "too small", v, sz[0], sz[1])
+		if !strings.Contains(strings.Join(strings.Fields(v), " "), "needs at least") {
+			t.Errorf("%v: no minimum-size message:\n%s", sz, v)
+		}
+	}
+	if v := sized(t, f, 60, 16, Options{}).View(); strings.Contains(v, "needs at least") {
+		t.Errorf("60×16 is enough, got:\n%s", v)
+	}
+}
+
+func TestGlobalKeys(t *testing.T) {
+	f := newFixture(t, sim.Config{})
+	m := sized(t, f, 100, 30, Options{})
+
+	// ? opens help, ? or esc closes it; keys do nothing else meanwhile.
+	m, _ = send(m, keyPress("?"))
+	if !m.help || !strings.Contains(m.View(), "Everywhere") {
+		t.Fatal("? did not open the help")
+	}
+	m, _ = send(m, keyPress("q"))
+	if m.help {
+		t.Fatal("q did not close the help")
+	}
+
+	// tab walks the dashboard's panes, then the screens.
+	start := m.Screen()
+	for i := 0; i < 10 && m.Screen() == start; i++ {
+		m, _ = send(m, keyPress("tab"))
+	}
+	if m.Screen() != common.ScreenSamples {
+		t.Fatalf("tab from the dashboard reached %v, want samples", m.Screen())
+	}
+	m, _ = send(m, tea.KeyMsg{Type: tea.KeyShiftTab})
+	if m.Screen() != common.ScreenDashboard {
+		t.Fatalf("shift+tab: screen %v", m.Screen())
+	}
+
+	// e opens the export dialog, / the search on the samples screen.
+	m, _ = send(m, keyPress("e"))
+	if m.Screen() != common.ScreenExport {
+		t.Fatalf("e: screen %v", m.Screen())
+	}
+	m, _ = send(m, common.SwitchMsg{Screen: common.ScreenDashboard})
+	m, _ = send(m, keyPress("/"))
+	if m.Screen() != common.ScreenSamples || !m.browser.Capturing() {
+		t.Fatalf("/: screen %v, capturing %v", m.Screen(), m.browser.Capturing())
+	}
+	// While the search box has focus, q is text, not quit.
+	if _, cmd := send(m, keyPress("q")); isQuit(cmd) {
+		t.Fatal("q quit while typing a search")
+	}
+	m, _ = send(m, keyPress("esc"))
+	m, _ = send(m, common.SwitchMsg{Screen: common.ScreenDashboard})
+
+	// The palette: type to filter, enter runs.
+	m, _ = send(m, keyPress(":"))
+	if !m.palette.open {
+		t.Fatal(": did not open the palette")
+	}
+	for _, r := range "exprt" {
+		m, _ = send(m, keyPress(string(r)))
+	}
+	if len(m.palette.matches) == 0 || !strings.HasPrefix(m.palette.matches[0].title, "Export") {
+		t.Fatalf("palette matches for exprt: %+v", m.palette.matches)
+	}
+	m, _ = send(m, keyPress("enter"))
+	if m.palette.open || m.Screen() != common.ScreenExport {
+		t.Fatalf("palette enter: open %v, screen %v", m.palette.open, m.Screen())
+	}
+	m, _ = send(m, common.SwitchMsg{Screen: common.ScreenDashboard})
+	m, _ = send(m, keyPress("ctrl+p"))
+	m, _ = send(m, keyPress("esc"))
+	if m.palette.open {
+		t.Fatal("esc did not close the palette")
+	}
+
+	// q with nothing running quits at once.
+	if _, cmd := send(m, keyPress("q")); !isQuit(cmd) {
+		t.Fatal("q while idle did not quit")
+	}
+	if _, cmd := send(m, keyPress("ctrl+c")); !isQuit(cmd) {
+		t.Fatal("ctrl+c while idle did not quit")
+	}
+}
+
+func TestQuitWhileBusyConfirmsAndStopsGracefully(t *testing.T) {
+	f := newFixture(t, sim.Config{})
+	m := sized(t, f, 100, 30, Options{})
+	busy := common.TickMsg{Now: fixedNow(), View: pipeline.SessionView{Job: pipeline.JobPrepare, Running: true}}
+	m, _ = send(m, busy)
+
+	m, cmd := send(m, keyPress("q"))
+	if isQuit(cmd) || !m.confirmQuit || !strings.Contains(m.View(), "Stop it gracefully and quit?") {
+		t.Fatal("q while busy did not ask")
+	}
+	m, _ = send(m, keyPress("n"))
+	if m.confirmQuit || m.quitting {
+		t.Fatal("n did not cancel the quit")
+	}
+	m, _ = send(m, keyPress("q"))
+	m, cmd = send(m, keyPress("y"))
+	if isQuit(cmd) || !m.quitting {
+		t.Fatal("y should stop first, then quit")
+	}
+	// The job's end quits.
+	_, cmd = send(m, common.SessionEventMsg{Event: pipeline.SessionEvent{Job: pipeline.JobPrepare, Done: true}})
+	if !isQuit(cmd) {
+		t.Fatal("the job ended but the UI did not quit")
+	}
+
+	// ctrl+c twice quits at once.
+	m = sized(t, f, 100, 30, Options{})
+	m, _ = send(m, busy)
+	m, cmd = send(m, keyPress("ctrl+c"))
+	if isQuit(cmd) || !strings.Contains(m.View(), "ctrl+c again") {
+		t.Fatal("the first ctrl+c while busy should warn")
+	}
+	if _, cmd = send(m, keyPress("ctrl+c")); !isQuit(cmd) {
+		t.Fatal("the second ctrl+c did not quit")
+	}
+}
+
+func TestSetupScreenOnFirstRun(t *testing.T) {
+	f := newFixture(t, sim.Config{})
+	m := sized(t, f, 100, 30, Options{Setup: true})
+	if m.Screen() != common.ScreenSetup {
+		t.Fatalf("first run opened %v", m.Screen())
+	}
+}
+
+func TestGoldenHelpAndPalette(t *testing.T) {
+	f := newFixture(t, sim.Config{})
+	for _, sz := range [][2]int{{80, 24}, {160, 48}} {
+		m := sized(t, f, sz[0], sz[1], Options{})
+		m, _ = send(m, keyPress("?"))
+		t.Run(fmt.Sprintf("help_%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			golden.RequireEqual(t, []byte(m.View()))
+		})
+		m, _ = send(m, keyPress("?"))
+		m, _ = send(m, keyPress(":"))
+		for _, r := range "skip" {
+			m, _ = send(m, keyPress(string(r)))
+		}
+		t.Run(fmt.Sprintf("palette_%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			golden.RequireEqual(t, []byte(m.View()))
+		})
+	}
+}
+
+// TestEveryScreenFitsEverySize renders every screen and overlay from
+// 20×5 to 200×60: no panic, no line wider than the terminal, exactly as
+// many lines as it has.
+func TestEveryScreenFitsEverySize(t *testing.T) {
+	f := newFixture(t, sim.Config{})
+	busy := common.TickMsg{Now: fixedNow(), View: pipeline.SessionView{Job: pipeline.JobPrepare, Running: true, Slots: 2,
+		Activity: []pipeline.Activity{{Slot: 0, Path: "internal/cart/cart.go", Stage: "answering", Question: "What does Total return?",
+			Index: 1, Count: 3, Started: fixedNow().Add(-3e9), Deltas: 40, Tail: strings.Repeat("The total is computed per item. ", 30)}}}}
+	screens := []common.Screen{common.ScreenDashboard, common.ScreenSamples, common.ScreenSample, common.ScreenExport, common.ScreenSetup}
+	for w := 20; w <= 200; w += 9 {
+		for h := 5; h <= 60; h += 5 {
+			m := sized(t, f, w, h, Options{})
+			m, _ = send(m, busy)
+			for _, s := range screens {
+				m.screen = s
+				checkFits(t, fmt.Sprintf("screen %d", s), m.View(), w, h)
+			}
+			m.screen = common.ScreenDashboard
+			hm, _ := send(m, keyPress("?"))
+			checkFits(t, "help", hm.View(), w, h)
+			pm, _ := send(m, keyPress(":"))
+			checkFits(t, "palette", pm.View(), w, h)
+			qm, _ := send(m, keyPress("q"))
+			checkFits(t, "quit confirm", qm.View(), w, h)
+		}
+	}
+}
+
+func TestFuzzyPaletteRanksWordStarts(t *testing.T) {
+	got := filterActions(actions(), "pr")
+	if len(got) == 0 || !strings.HasPrefix(got[0].title, "Prepare") {
+		t.Fatalf("pr → %v", got)
+	}
+	if got := filterActions(actions(), "zzzz"); len(got) != 0 {
+		t.Fatalf("zzzz matched %v", got)
+	}
+	if got := filterActions(actions(), ""); len(got) != len(actions()) {
+		t.Fatalf("empty query lists %d of %d", len(got), len(actions()))
+	}
+}
