@@ -3,6 +3,10 @@ package ui
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,5 +98,128 @@ func TestFlowPrepareSamplesPauseResumeSkipQuit(t *testing.T) {
 	if activeSamples(t, f.st) == 0 {
 		t.Error("no samples stored")
 	}
-	_ = tea.Quit
+}
+
+// preparedFixture runs scrape and prepare to the end against an unpaced
+// simulator, so the flows below have samples to curate.
+func preparedFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t, sim.Config{Slots: 2})
+	for _, start := range []func() error{
+		func() error { return f.sess.Scrape(context.Background()) },
+		func() error { return f.sess.Prepare(context.Background(), pipeline.PrepareOptions{}) },
+	} {
+		if err := start(); err != nil {
+			t.Fatal(err)
+		}
+		for ev := range f.sess.Events() {
+			if ev.Done {
+				if ev.Err != nil {
+					t.Fatal(ev.Err)
+				}
+				break
+			}
+		}
+	}
+	if activeSamples(t, f.st) == 0 {
+		t.Fatal("prepare stored no samples")
+	}
+	return f
+}
+
+func typeKeys(tm *teatest.TestModel, keys ...string) {
+	for _, k := range keys {
+		tm.Send(keyPress(k))
+	}
+}
+
+// TestFlowEditDeleteUndoExport: search, open a sample, edit its answer
+// (the database has the new text and full-text search finds it), delete
+// it and undo, then export from the dialog (the file exists and parses).
+func TestFlowEditDeleteUndoExport(t *testing.T) {
+	f := preparedFixture(t)
+	tm := startProgram(t, f, Options{NoTick: false})
+
+	typeKeys(tm, "/")
+	tm.Type("Total")
+	typeKeys(tm, "enter")
+	waitScreen(t, tm, "row 1 of") // the matches are listed
+	typeKeys(tm, "enter")         // open the first
+	waitScreen(t, tm, "unscored") // the sample view's header
+
+	typeKeys(tm, "i")
+	waitScreen(t, tm, "ctrl+s save") // the editor is open
+	tm.Type(" zanzibar")
+	typeKeys(tm, "ctrl+s")
+	var edited store.SampleSummary
+	waitUntil(t, "the edit in the database", func() bool {
+		page, err := f.st.ListSamples(context.Background(), store.SampleQuery{Search: "zanzibar"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Samples) == 1 {
+			edited = page.Samples[0]
+			return true
+		}
+		return false
+	})
+	if !edited.Edited || !bytes.HasSuffix([]byte(edited.Answer), []byte(" zanzibar")) {
+		t.Fatalf("edited sample: %+v", edited)
+	}
+
+	status := func() string {
+		s, err := f.st.Sample(context.Background(), edited.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Status
+	}
+	typeKeys(tm, "d")
+	waitUntil(t, "the delete", func() bool { return status() == store.StatusDeleted })
+	waitScreen(t, tm, "u to undo")
+	typeKeys(tm, "u")
+	waitUntil(t, "the undo", func() bool { return status() == store.StatusActive })
+
+	typeKeys(tm, "esc")
+	waitScreen(t, tm, "row 1 of 1")
+	typeKeys(tm, "esc", "e")
+	waitScreen(t, tm, "records will be written")
+	for range 20 {
+		tm.Send(tea.KeyMsg{Type: tea.KeyDown})
+	}
+	typeKeys(tm, "enter")
+	var out string
+	waitUntil(t, "the exported file", func() bool {
+		matches, _ := filepath.Glob(filepath.Join(f.dir, "exports", "[^.]*")) // not the temporary file
+		if len(matches) == 1 {
+			out = matches[0]
+			return true
+		}
+		return false
+	})
+	waitScreen(t, tm, "exported ")
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	tm.WaitFinished(t, teatest.WithFinalTimeout(30*time.Second))
+
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if int64(len(lines)) != activeSamples(t, f.st) {
+		t.Errorf("exported %d records, %d samples are active", len(lines), activeSamples(t, f.st))
+	}
+	found := false
+	for i, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("%s:%d: %v", out, i+1, err)
+		}
+		found = found || strings.Contains(l, "zanzibar")
+	}
+	if !found {
+		t.Error("the export lacks the edited answer")
+	}
 }

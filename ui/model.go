@@ -36,6 +36,9 @@ const tickEvery = 100 * time.Millisecond
 // forceQuitWindow: a second ctrl+c within it quits at once.
 const forceQuitWindow = 2 * time.Second
 
+// flashFor is how long a status message stays in the footer.
+const flashFor = 5 * time.Second
+
 // Options tune the root model.
 type Options struct {
 	// Setup opens the setup screen first (no repos.txt yet).
@@ -70,6 +73,8 @@ type Model struct {
 	ctrlCAt     time.Time // the first ctrl+c, for the second
 	flash       string
 	flashErr    bool
+	flashAt     time.Time // flashes fade after flashFor
+	now         time.Time // the last tick's time
 	view        pipeline.SessionView
 	setupLoad   tea.Cmd // the setup screen's first load, when it opens first
 }
@@ -155,7 +160,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		return m.key(msg)
 	case common.TickMsg:
-		m.view = msg.View
+		m.view, m.now = msg.View, msg.Now
 		var cmd tea.Cmd
 		m, cmd = m.broadcast(msg)
 		if !m.opts.NoTick {
@@ -167,9 +172,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		var cmds []tea.Cmd
 		if ev.Done {
 			if ev.Err != nil {
-				m.flash, m.flashErr = fmt.Sprintf("%s failed: %v", ev.Job, ev.Err), true
+				m = m.setFlash(fmt.Sprintf("%s failed: %v", ev.Job, ev.Err), true)
 			} else {
-				m.flash, m.flashErr = ev.Job.String()+" finished", false
+				m = m.setFlash(ev.Job.String()+" finished", false)
 			}
 			if m.quitting {
 				return m, tea.Quit
@@ -181,7 +186,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				})
 			}
 		} else if ev.Message != "" {
-			m.flash, m.flashErr = ev.Message, ev.Warn
+			m = m.setFlash(ev.Message, ev.Warn)
 		}
 		var cmd tea.Cmd
 		m, cmd = m.broadcast(msg)
@@ -189,7 +194,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(cmds...)
 	case autostartMsg:
 		if msg.err != nil {
-			m.flash, m.flashErr = msg.err.Error(), true
+			m = m.setFlash(msg.err.Error(), true)
 		}
 		return m, nil
 	case common.SwitchMsg:
@@ -200,25 +205,39 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.screen = common.ScreenSample
 		return m, cmd
 	case common.FlashMsg:
-		m.flash, m.flashErr = msg.Text, msg.Error
+		m = m.setFlash(msg.Text, msg.Error)
 		return m.broadcast(msg)
 	case common.ErrMsg:
-		m.flash, m.flashErr = msg.Err.Error(), true
+		m = m.setFlash(msg.Err.Error(), true)
 		return m.broadcast(msg)
 	case common.ConfigSavedMsg:
 		m.ctx.Config = msg.Config
 		if m.ctx.Session != nil {
 			m.ctx.Session.SetConfig(msg.Config)
 		}
-		m.flash, m.flashErr = "saved "+msg.Path, false
+		m = m.setFlash("saved "+msg.Path, false)
 		return m.broadcast(msg)
 	case common.ExportDoneMsg:
-		m.flash, m.flashErr = fmt.Sprintf("exported %d records to %s", msg.Records, msg.Output), false
+		m = m.setFlash(fmt.Sprintf("exported %d records to %s", msg.Records, msg.Output), false)
 		return m.broadcast(msg)
 	}
 	// Everything else (a screen's own results) goes to every screen: each
 	// ignores what is not its own.
 	return m.broadcast(msg)
+}
+
+// setFlash shows text in the footer for a while.
+func (m Model) setFlash(text string, isErr bool) Model {
+	m.flash, m.flashErr, m.flashAt = text, isErr, m.clock()
+	return m
+}
+
+// clock is the last tick's time, or the context's clock before one.
+func (m Model) clock() time.Time {
+	if !m.now.IsZero() {
+		return m.now
+	}
+	return m.ctx.Now()
 }
 
 // broadcast hands msg to every screen.
@@ -260,7 +279,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			return m, tea.Quit
 		}
 		m.ctrlCAt = now
-		m.flash, m.flashErr = "press ctrl+c again to quit now (requests in flight are abandoned; the next run resumes them)", true
+		m = m.setFlash("press ctrl+c again to quit now (requests in flight are abandoned; the next run resumes them)", true)
 		return m, nil
 	}
 	if m.confirmQuit {
@@ -268,7 +287,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		case "y", "Y", "enter":
 			m.confirmQuit, m.quitting = false, true
 			m.ctx.Session.Stop()
-			m.flash, m.flashErr = "stopping after the requests in flight…", false
+			m = m.setFlash("stopping after the requests in flight…", false)
 		default:
 			m.confirmQuit = false
 		}
@@ -331,7 +350,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			m.screen = common.ScreenSamples
 			m.browser, cmd = m.browser.FocusSearch()
 			return m, cmd
-		case msg.String() == "e" && (m.screen == common.ScreenDashboard || m.screen == common.ScreenSamples):
+		case msg.String() == "e" && (m.screen == common.ScreenDashboard || m.screen == common.ScreenSamples || m.screen == common.ScreenSample):
 			return m.switchTo(common.ScreenExport)
 		}
 	}
@@ -502,8 +521,11 @@ func (m Model) footer(w int) string {
 		return st.Warn.Render(fmt.Sprintf("A %s is running. Stop it gracefully and quit? (y/n)", m.view.Job))
 	case m.quitting:
 		return st.Warn.Render(fmt.Sprintf("stopping: waiting for %d requests in flight… (ctrl+c twice to quit now)", m.view.Counts.InFlight))
-	case m.flash != "" && m.flashErr:
+	case m.flash != "" && m.flashErr && m.clock().Sub(m.flashAt) < 3*flashFor:
 		return st.Error.Render(common.Truncate(common.OneLine(m.flash), w))
+	case m.flash != "" && m.screen != common.ScreenDashboard && m.clock().Sub(m.flashAt) < flashFor:
+		// The dashboard shows messages in its own status bar.
+		return st.OK.Render(common.Truncate(common.OneLine(m.flash), w))
 	}
 	var hints []key.Binding
 	switch m.screen {

@@ -41,7 +41,8 @@ type (
 	}
 	detailActionMsg struct {
 		actionResult
-		closeEditor bool // a save from the inline editor succeeded
+		closeEditor bool   // a save from the inline editor succeeded
+		status      string // the sample's status after the action, when it changed
 	}
 	neighborMsg struct {
 		gen  int
@@ -236,6 +237,12 @@ func (d Detail) Update(msg tea.Msg) (Detail, tea.Cmd) {
 			d.mode = detailRead
 			d.ta.Blur()
 		}
+		// The reload that follows is asynchronous; u pressed before it
+		// lands must already see the new status, or it would undo an
+		// edit instead of the delete.
+		if msg.status != "" && d.sample.ID == msg.id {
+			d.sample.Status = msg.status
+		}
 		return d, msg.changed()
 	case neighborMsg:
 		if msg.gen != d.gen {
@@ -321,7 +328,7 @@ func (d Detail) handleKey(msg tea.KeyMsg) (Detail, tea.Cmd) {
 		st, id := d.ctx.Store, d.id
 		return d, func() tea.Msg {
 			err := st.DeleteSample(context.Background(), id)
-			return detailActionMsg{actionResult: actionResult{id: id, err: err, flash: "deleted — u to undo"}}
+			return detailActionMsg{actionResult: actionResult{id: id, err: err, flash: "deleted — u to undo"}, status: store.StatusDeleted}
 		}
 	case key.Matches(msg, k.Rate):
 		r, _ := rating(msg.String())
@@ -344,7 +351,7 @@ func (d Detail) undo() tea.Cmd {
 	if d.sample.Status == store.StatusDeleted {
 		return func() tea.Msg {
 			err := st.RestoreSample(context.Background(), id)
-			return detailActionMsg{actionResult: actionResult{id: id, err: err, flash: "restored"}}
+			return detailActionMsg{actionResult: actionResult{id: id, err: err, flash: "restored"}, status: store.StatusActive}
 		}
 	}
 	return func() tea.Msg {
