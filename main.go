@@ -1618,7 +1618,7 @@ func (e *cmdEnv) openUI(ctx context.Context, demo bool) error {
 		Styles: common.DefaultStyles(), Keys: common.DefaultKeys(), Now: time.Now, Demo: demo,
 		Session: sess, LogPath: e.log.Path}
 	_, noRepos := os.Stat(e.ws.ReposFile)
-	m := ui.New(c, ui.Options{Setup: noRepos != nil && !demo, Autostart: demo})
+	m := ui.New(c, ui.Options{Setup: noRepos != nil && !demo, Autostart: demo, CheckServer: !demo})
 	return ui.Run(ctx, m, e.stdin, e.stdout)
 }
 
@@ -1699,6 +1699,6 @@ func (a *app) runDemoHeadless(ctx context.Context, dir, url string) error {
 			return &exitError{code: code, err: fmt.Errorf("demo: %s failed (see above and %s)", step[0], filepath.Join(dir, "logs"))}
 		}
 	}
-	fmt.Fprintf(a.stdout, "dataset: %s\nopen the UI on it with: cicdllm --workdir %s\n", out, dir)
+	fmt.Fprintf(a.stdout, "dataset: %s\ncurate it in the terminal UI with: cicdllm --workdir %s (the simulator stopped with the demo)\n", out, dir)
 	return nil
 }

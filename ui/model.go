@@ -48,6 +48,9 @@ type Options struct {
 	NoTick bool
 	// Autostart runs scrape then prepare at once (the demo).
 	Autostart bool
+	// CheckServer probes the LLM server at start and opens the setup
+	// screen when it cannot be reached.
+	CheckServer bool
 }
 
 // Model is the root model.
@@ -75,6 +78,10 @@ type Model struct {
 	flashErr    bool
 	flashAt     time.Time // flashes fade after flashFor
 	now         time.Time // the last tick's time
+	// freshAnswers: answers were stored since the samples list last
+	// reloaded; it reloads at most once a second while shown.
+	freshAnswers bool
+	listLoadedAt time.Time
 	view        pipeline.SessionView
 	setupLoad   tea.Cmd // the setup screen's first load, when it opens first
 }
@@ -109,8 +116,20 @@ func (m Model) Init() tea.Cmd {
 	if m.opts.Autostart {
 		cmds = append(cmds, m.autostart())
 	}
+	if m.opts.CheckServer && m.ctx.Session != nil {
+		s := m.ctx.Session
+		cmds = append(cmds, func() tea.Msg {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := s.Probe(ctx)
+			return serverCheckMsg{err: err}
+		})
+	}
 	return tea.Batch(cmds...)
 }
+
+// serverCheckMsg is the start-up probe's result.
+type serverCheckMsg struct{ err error }
 
 // autostartMsg chains the demo's scrape into its prepare.
 type autostartMsg struct{ err error }
@@ -161,8 +180,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.key(msg)
 	case common.TickMsg:
 		m.view, m.now = msg.View, msg.Now
-		var cmd tea.Cmd
+		var cmd, refresh tea.Cmd
+		if m.freshAnswers && m.screen == common.ScreenSamples && !m.browser.Capturing() && msg.Now.Sub(m.listLoadedAt) >= time.Second {
+			m, refresh = m.refreshList()
+		}
 		m, cmd = m.broadcast(msg)
+		cmd = tea.Batch(cmd, refresh)
 		if !m.opts.NoTick {
 			cmd = tea.Batch(cmd, m.tick())
 		}
@@ -188,10 +211,19 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else if ev.Message != "" {
 			m = m.setFlash(ev.Message, ev.Warn)
 		}
+		if ev.Runner != nil && ev.Runner.Kind == pipeline.EventAnswer {
+			m.freshAnswers = true
+		}
 		var cmd tea.Cmd
 		m, cmd = m.broadcast(msg)
 		cmds = append(cmds, cmd, m.listen())
 		return m, tea.Batch(cmds...)
+	case serverCheckMsg:
+		if msg.err == nil || m.screen != common.ScreenDashboard {
+			return m, nil
+		}
+		m = m.setFlash(msg.err.Error()+" — set the server here and use Test connection, or esc to go on without it", true)
+		return m.switchTo(common.ScreenSetup)
 	case autostartMsg:
 		if msg.err != nil {
 			m = m.setFlash(msg.err.Error(), true)
@@ -423,8 +455,21 @@ func (m Model) switchTo(s common.Screen) (tea.Model, tea.Cmd) {
 		m.export, cmd = m.export.Open()
 	case common.ScreenSetup:
 		m.setup, cmd = m.setup.Open()
+	case common.ScreenSamples:
+		if m.freshAnswers {
+			m, cmd = m.refreshList()
+		}
 	}
 	m.screen = s
+	return m, cmd
+}
+
+// refreshList reloads the samples list (keeping its cursor) to show
+// answers stored since it last loaded.
+func (m Model) refreshList() (Model, tea.Cmd) {
+	var cmd tea.Cmd
+	m.browser, cmd = m.browser.Update(common.SampleChangedMsg{})
+	m.freshAnswers, m.listLoadedAt = false, m.clock()
 	return m, cmd
 }
 

@@ -230,3 +230,26 @@ func TestFuzzyPaletteRanksWordStarts(t *testing.T) {
 		t.Fatalf("empty query lists %d of %d", len(got), len(actions()))
 	}
 }
+
+func TestUnreachableServerOpensSetup(t *testing.T) {
+	f := newFixture(t, sim.Config{})
+	f.cfg.LLM.BaseURL = "http://127.0.0.1:1"
+	f.sess.SetConfig(f.cfg)
+	m := sized(t, f, 100, 30, Options{CheckServer: true})
+	var probe tea.Msg
+	for _, c := range m.Init()().(tea.BatchMsg) {
+		if c == nil {
+			continue
+		}
+		if msg, ok := runShort(c).(serverCheckMsg); ok {
+			probe = msg
+		}
+	}
+	if probe == nil || probe.(serverCheckMsg).err == nil {
+		t.Fatalf("no failed probe at start: %#v", probe)
+	}
+	m, _ = send(m, probe)
+	if m.Screen() != common.ScreenSetup || !strings.Contains(m.View(), "127.0.0.1:1") {
+		t.Fatalf("screen %v after an unreachable server:\n%s", m.Screen(), m.View())
+	}
+}
