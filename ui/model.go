@@ -82,8 +82,8 @@ type Model struct {
 	// reloaded; it reloads at most once a second while shown.
 	freshAnswers bool
 	listLoadedAt time.Time
-	view        pipeline.SessionView
-	setupLoad   tea.Cmd // the setup screen's first load, when it opens first
+	view         pipeline.SessionView
+	setupLoad    tea.Cmd // the setup screen's first load, when it opens first
 }
 
 // New builds the root model on a shared context.
