@@ -672,7 +672,7 @@ func (p *eventPrinter) scrapeEvent(ev pipeline.ScrapeEvent) {
 			text += fmt.Sprintf(" %d%%", ev.Progress.Percent)
 		}
 		if ev.Progress.Bytes > 0 {
-			text += ", " + humanBytes(ev.Progress.Bytes)
+			text += ", " + common.HumanBytes(ev.Progress.Bytes)
 		}
 		if p.tty {
 			p.clearLocked()
@@ -1099,7 +1099,7 @@ func (e *cmdEnv) runExport(ctx context.Context, f exportFlags) error {
 	for _, name := range slices.Sorted(maps.Keys(res.Records)) {
 		parts = append(parts, fmt.Sprintf("%s %d", name, res.Records[name]))
 	}
-	fmt.Fprintf(e.stdout, "wrote %d records (%s) as %s to %s, %s\n", res.Total(), strings.Join(parts, ", "), ft.Name, e.ws.Rel(output), humanBytes(res.Bytes))
+	fmt.Fprintf(e.stdout, "wrote %d records (%s) as %s to %s, %s\n", res.Total(), strings.Join(parts, ", "), ft.Name, e.ws.Rel(output), common.HumanBytes(res.Bytes))
 	if len(res.Skipped) > 0 {
 		var skipped []string
 		for _, r := range slices.Sorted(maps.Keys(res.Skipped)) {
@@ -1244,9 +1244,9 @@ func (e *cmdEnv) printStatus(s pipeline.Status) {
 	fmt.Fprintf(w, "Files\t%d done, %d skipped, %d failed\n", s.FilesDone, s.FilesSkipped, s.FilesFailed)
 	fmt.Fprintf(w, "Samples\t%d active, %d pending, %d stale, %d deleted (%d conversation turns)\n",
 		s.Samples["active"], s.Samples["pending"], s.Samples["stale"], s.Samples["deleted"], s.Turns)
-	fmt.Fprintf(w, "Database\t%s, %s\n", e.ws.Rel(e.ws.DBPath), humanBytes(s.DBSize))
+	fmt.Fprintf(w, "Database\t%s, %s\n", e.ws.Rel(e.ws.DBPath), common.HumanBytes(s.DBSize))
 	if s.DiskFree > 0 {
-		fmt.Fprintf(w, "Disk free\t%s\n", humanBytes(int64(s.DiskFree)))
+		fmt.Fprintf(w, "Disk free\t%s\n", common.HumanBytes(int64(s.DiskFree)))
 	}
 	power := s.Power.String()
 	if s.PowerErr != nil {
@@ -1401,19 +1401,6 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // ---- config ----------------------------------------------------------------
 
 func (a *app) configCommand() *command {
@@ -1475,37 +1462,11 @@ func (e *cmdEnv) configInit(force bool) error {
 	if _, err := os.Lstat(target); err == nil && !force {
 		return usageError("%s already exists; pass --force to overwrite it", target)
 	}
-	if err := writeFileAtomic(target, pipeline.ExampleTOML(), 0o644); err != nil {
+	if err := pipeline.WriteFileAtomic(target, pipeline.ExampleTOML(), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", target, err)
 	}
 	fmt.Fprintf(e.stdout, "wrote %s\n", target)
 	return nil
-}
-
-// writeFileAtomic writes through a temporary file in the same directory, so
-// an interrupted write leaves the old file or the new one, never half.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // ---- reset -----------------------------------------------------------------
@@ -1548,7 +1509,7 @@ Examples:
 			for _, it := range plan.Items {
 				list = append(list, e.ws.Rel(it.Path))
 			}
-			summary := fmt.Sprintf("%s (%s)", strings.Join(list, ", "), humanBytes(plan.Bytes()))
+			summary := fmt.Sprintf("%s (%s)", strings.Join(list, ", "), common.HumanBytes(plan.Bytes()))
 			if !yes {
 				if !e.interactive() {
 					return usageError("reset %s would delete %s; pass --yes to confirm when not running on a terminal", args[0], summary)

@@ -317,7 +317,13 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if m.confirmQuit {
 		switch msg.String() {
 		case "y", "Y", "enter":
-			m.confirmQuit, m.quitting = false, true
+			m.confirmQuit = false
+			if !m.view.Running && (m.ctx.Session == nil || !m.ctx.Session.View().Running) {
+				// Only an export runs: it writes to a temporary file, so
+				// quitting leaves the previous output untouched.
+				return m, tea.Quit
+			}
+			m.quitting = true
 			m.ctx.Session.Stop()
 			m = m.setFlash("stopping after the requests in flight…", false)
 		default:
@@ -562,6 +568,8 @@ func (m Model) header(w int) string {
 func (m Model) footer(w int) string {
 	st := m.ctx.Styles
 	switch {
+	case m.confirmQuit && !m.view.Running:
+		return st.Warn.Render("An export is running. Quit and abandon it? (y/n)")
 	case m.confirmQuit:
 		return st.Warn.Render(fmt.Sprintf("A %s is running. Stop it gracefully and quit? (y/n)", m.view.Job))
 	case m.quitting:

@@ -66,6 +66,16 @@ func Fit(s string, w, h int) string {
 	return strings.Join(lines, "\n")
 }
 
+// FitAround fits lines into w×h like Fit, scrolled so that line anchor
+// (the focused field of a form) stays in view when they do not all fit.
+func FitAround(lines []string, anchor, w, h int) string {
+	start := 0
+	if len(lines) > h {
+		start = max(0, min(len(lines)-h, anchor-h/2))
+	}
+	return Fit(strings.Join(lines[start:], "\n"), w, h)
+}
+
 // Wrap wraps plain text to w columns, breaking long words, and keeps
 // existing line breaks.
 func Wrap(s string, w int) string {

@@ -574,10 +574,10 @@ func (m Model) statusBar(w int) string {
 		parts = append(parts, sty.Warn.Render(m.view.BatteryPause))
 	}
 	if m.loaded && d.diskErr == nil && d.diskFree > 0 {
-		parts = append(parts, "disk "+humanBytes(int64(d.diskFree))+" free")
+		parts = append(parts, "disk "+common.HumanBytes(int64(d.diskFree))+" free")
 	}
 	if m.loaded && m.ctx.Store != nil && d.dbErr == nil {
-		parts = append(parts, "db "+humanBytes(d.dbSize))
+		parts = append(parts, "db "+common.HumanBytes(d.dbSize))
 	}
 	left := strings.Join(parts, " · ")
 	right := ""

@@ -719,11 +719,7 @@ func (m Model) View() string {
 		return ""
 	}
 	lines, anchor := m.lines()
-	start := 0
-	if len(lines) > m.height {
-		start = max(0, min(len(lines)-m.height, anchor-m.height/2))
-	}
-	return common.Fit(strings.Join(lines[start:], "\n"), m.width, m.height)
+	return common.FitAround(lines, anchor, m.width, m.height)
 }
 
 // lines renders the whole dialog and says which line must stay visible

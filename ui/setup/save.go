@@ -57,14 +57,14 @@ func save(r saveRequest) saveResult {
 		return res
 	}
 	data := setLLMKeys(old, r.backend, r.baseURL, r.model)
-	if err := writeFileAtomic(path, data, perm); err != nil {
+	if err := pipeline.WriteFileAtomic(path, data, perm); err != nil {
 		res.err = fmt.Errorf("cannot write %s: %w", path, err)
 		return res
 	}
 	loaded, err := pipeline.LoadConfig(pipeline.LoadOptions{Workdir: r.ws.Dir, Path: path})
 	if err != nil {
 		if existed {
-			err2 := writeFileAtomic(path, old, perm)
+			err2 := pipeline.WriteFileAtomic(path, old, perm)
 			if err2 != nil {
 				res.err = fmt.Errorf("the new settings are invalid (%s), and restoring %s failed: %v", oneLine(err), path, err2)
 				return res
@@ -81,7 +81,7 @@ func save(r saveRequest) saveResult {
 	if text != "" && !strings.HasSuffix(text, "\n") {
 		text += "\n"
 	}
-	if err := writeFileAtomic(r.ws.ReposFile, []byte(text), 0o644); err != nil {
+	if err := pipeline.WriteFileAtomic(r.ws.ReposFile, []byte(text), 0o644); err != nil {
 		res.err = fmt.Errorf("the configuration was saved, but %s was not: %w", filepath.Base(r.ws.ReposFile), err)
 		return res
 	}
@@ -115,30 +115,4 @@ func readRepos(path string) (string, error) {
 		return "", fmt.Errorf("cannot read %s: %w", path, err)
 	}
 	return string(b), nil
-}
-
-// writeFileAtomic writes through a temporary file in the same directory, so
-// an interrupted write leaves the old file or the new one, never half.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
