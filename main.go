@@ -33,6 +33,8 @@ import (
 	"golang.org/x/term"
 
 	"cicdllm/llm"
+	"cicdllm/llm/hfhub"
+	"cicdllm/llm/mlxserver"
 	"cicdllm/llm/sim"
 	"cicdllm/pipeline"
 	"cicdllm/pipeline/demo"
@@ -46,7 +48,7 @@ import (
 const (
 	exitOK          = 0
 	exitFailure     = 1
-	exitUsage       = 2 // bad flags, bad configuration, not implemented yet
+	exitUsage       = 2 // bad flags, bad configuration
 	exitLocked      = 3 // another cicdllm holds the workspace
 	exitInterrupted = 130
 )
@@ -123,7 +125,6 @@ type command struct {
 	flagKeys map[string]string      // command flag -> config key
 	run      func(ctx context.Context, env *cmdEnv, args []string) error
 	needsEnv bool
-	issue    int  // > 0: not implemented yet; lands with that issue
 	hidden   bool // left out of the overview (developer tools)
 }
 
@@ -148,8 +149,7 @@ func (a *app) commands() []*command {
 		a.prepareCommand(true),
 		a.promptsCommand(),
 		a.exportCommand(),
-		{name: "mlx", args: "list|download|info|remove [MODEL]", summary: "manage MLX models in the Hugging Face cache", issue: 8,
-			help: "Lists, downloads, inspects and removes models in the standard Hugging Face cache.\n\nExamples:\n  cicdllm mlx list\n  cicdllm mlx download mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"},
+		a.mlxCommand(),
 		a.statusCommand(),
 		a.statsCommand(),
 		a.configCommand(),
@@ -231,10 +231,6 @@ func (a *app) run(ctx context.Context, args []string) int {
 			return exitOK
 		}
 		fmt.Fprintf(a.stderr, "cicdllm %s: %v\nRun 'cicdllm %s -h' for usage.\n", cmd.name, err, cmd.name)
-		return exitUsage
-	}
-	if cmd.issue > 0 {
-		fmt.Fprintf(a.stderr, "cicdllm %s: not implemented yet\n", cmd.name)
 		return exitUsage
 	}
 	set := visited(fs)
@@ -349,6 +345,16 @@ func (e *cmdEnv) setup(cmd *command) (func(), error) {
 	return func() { _ = log.Close() }, nil
 }
 
+// home is the user's home directory (for ~ in repos.txt and Hugging Face
+// paths), from the command's environment first.
+func (e *cmdEnv) home() string {
+	if h, ok := e.lookupEnv("HOME"); ok && h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
 func logLevel(s string) slog.Level {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
@@ -407,11 +413,7 @@ Commands:
 		if c.hidden {
 			continue
 		}
-		summary := c.summary
-		if c.issue > 0 {
-			summary += " (not implemented yet)"
-		}
-		fmt.Fprintf(tw, "  %s\t%s\n", c.name, summary)
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\n%s\n", globalUsage)
@@ -432,9 +434,6 @@ func (a *app) printCommandHelp(w io.Writer, c *command) {
 		fmt.Fprintf(w, " %s", c.args)
 	}
 	fmt.Fprintf(w, "\n\n%s.\n", upperFirst(c.summary))
-	if c.issue > 0 {
-		fmt.Fprintf(w, "\nNot implemented yet.\n")
-	}
 	if c.flags != nil {
 		fmt.Fprintf(w, "\nFlags:\n")
 		own := flag.NewFlagSet("", flag.ContinueOnError)
@@ -548,11 +547,7 @@ func (a *app) runScrape(opts *pipeline.ScrapeOptions) func(context.Context, *cmd
 		}
 		c := e.cfg.Config
 		opts.Concurrency, opts.Depth = c.Scrape.Concurrency, c.Scrape.Depth
-		home, _ := os.UserHomeDir()
-		if h, ok := e.lookupEnv("HOME"); ok {
-			home = h
-		}
-		s := &pipeline.Scraper{WS: e.ws, Config: c, LookupEnv: e.lookupEnv, Home: home, Logger: e.logger}
+		s := &pipeline.Scraper{WS: e.ws, Config: c, LookupEnv: e.lookupEnv, Home: e.home(), Logger: e.logger}
 		if !opts.DryRun {
 			st, err := e.openStore(ctx, true)
 			if err != nil {
@@ -790,16 +785,22 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 	if _, err := cfg.LLMOptions(e.lookupEnv, e.logger, nil); err != nil {
 		return usageError("%v", err)
 	}
-	client, info, err := pipeline.Connect(ctx, cfg, e.lookupEnv, e.logger, func(ev llm.BreakerEvent) {
-		if ev.State == llm.BreakerOpen {
-			fmt.Fprintf(e.stderr, "LLM server unreachable; retrying in %s (%v)\n", ev.RetryIn.Round(time.Second), ev.Err)
-		} else if ev.State == llm.BreakerClosed {
-			fmt.Fprintln(e.stderr, "LLM server is back")
-		}
-	})
+	conn, err := pipeline.Connect(ctx, cfg, pipeline.ConnectOptions{LookupEnv: e.lookupEnv, Home: e.home(), Logger: e.logger,
+		OnBreaker: func(ev llm.BreakerEvent) {
+			if ev.State == llm.BreakerOpen {
+				fmt.Fprintf(e.stderr, "LLM server unreachable; retrying in %s (%v)\n", ev.RetryIn.Round(time.Second), ev.Err)
+			} else if ev.State == llm.BreakerClosed {
+				fmt.Fprintln(e.stderr, "LLM server is back")
+			}
+		},
+		OnMLX: e.mlxEventPrinter()})
 	if err != nil {
 		return err
 	}
+	// The managed mlx_lm.server must not outlive us: stopped on every
+	// return, Ctrl-C (ctx) and panic (deferred calls run while panicking).
+	defer conn.Close()
+	client, info := conn.Client, conn.Info
 	r.Client, r.Slots, r.ContextSize, r.Model = client, info.Slots, info.ContextSize, info.Model
 	fmt.Fprintf(e.stdout, "LLM: %s at %s, model %s, %d tokens per request, %d slots, structured output %s\n",
 		info.Kind, info.URL, info.Model, info.ContextSize, info.Slots, info.StructuredOutput)
@@ -1562,12 +1563,8 @@ func (e *cmdEnv) openUI(ctx context.Context, demo bool) error {
 		return err
 	}
 	defer st.Close()
-	home, _ := os.UserHomeDir()
-	if h, ok := e.lookupEnv("HOME"); ok {
-		home = h
-	}
 	sess := pipeline.NewSession(pipeline.SessionOptions{Workspace: e.ws, Config: e.cfg.Config, Store: st,
-		LookupEnv: e.lookupEnv, Home: home, Logger: e.logger})
+		LookupEnv: e.lookupEnv, Home: e.home(), Logger: e.logger})
 	// Whatever ends the UI, the job stops and its goroutines finish before
 	// the store closes: committed work stays committed.
 	defer sess.Close()
@@ -1661,5 +1658,304 @@ func (a *app) runDemoHeadless(ctx context.Context, dir, url string) error {
 		}
 	}
 	fmt.Fprintf(a.stdout, "dataset: %s\ncurate it in the terminal UI with: cicdllm --workdir %s (the simulator stopped with the demo)\n", out, dir)
+	return nil
+}
+
+// ---- mlx -----------------------------------------------------------------------------
+
+// mlxEventPrinter reports the managed mlx_lm.server's life on stderr
+// (loading a large model takes minutes; silence would look like a hang).
+func (e *cmdEnv) mlxEventPrinter() func(mlxserver.Event) {
+	var mu sync.Mutex
+	var lastLoading time.Duration
+	return func(ev mlxserver.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev.Kind {
+		case mlxserver.EventStarting:
+			fmt.Fprintf(e.stderr, "starting mlx_lm.server for %s\n", e.cfg.Config.MLX.Model)
+		case mlxserver.EventLoading:
+			if ev.Elapsed-lastLoading >= 10*time.Second {
+				lastLoading = ev.Elapsed
+				fmt.Fprintf(e.stderr, "loading model… %s\n", ev.Elapsed.Round(time.Second))
+			}
+		case mlxserver.EventReady:
+			fmt.Fprintf(e.stderr, "mlx_lm.server ready (pid %d)\n", ev.PID)
+		case mlxserver.EventExited:
+			fmt.Fprintf(e.stderr, "mlx_lm.server exited unexpectedly: %s\n", printable(ev.Message))
+		case mlxserver.EventRestarting:
+			fmt.Fprintln(e.stderr, "restarting mlx_lm.server once; requests in flight are retried")
+		}
+	}
+}
+
+type mlxFlags struct {
+	all, asJSON, yes bool
+	revision         string
+}
+
+func (a *app) mlxCommand() *command {
+	var f mlxFlags
+	return &command{
+		name: "mlx", args: "list [--all] [--json] | download MODEL [--revision R] | info MODEL [--json] | remove MODEL [--yes]",
+		summary: "manage MLX models in the Hugging Face cache",
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&f.all, "all", false, "list: include models that do not look like MLX models")
+			fs.BoolVar(&f.asJSON, "json", false, "list, info: print JSON for scripts")
+			fs.StringVar(&f.revision, "revision", "main", "download: branch, tag or commit")
+			fs.BoolVar(&f.yes, "yes", false, "remove: do not ask (required without a terminal)")
+		},
+		help: `Models live in the standard Hugging Face cache ($HF_HUB_CACHE, else
+$HF_HOME/hub, else ~/.cache/huggingface/hub), shared with mlx-lm and
+huggingface-cli. HF_TOKEN (gated and private models), HF_ENDPOINT and
+HF_HUB_OFFLINE are honoured. A download fetches what mlx-lm needs (*.json,
+*.safetensors, tokenizer files, *.txt, *.jinja), several files at a time,
+verifies each against its hash, resumes after an interruption, and only
+then links it into the cache, so a half download never looks complete.
+With llm.backend = "mlx" (macOS on Apple Silicon), prepare starts
+mlx_lm.server on the model in mlx.model.
+
+Examples:
+  cicdllm mlx list
+  cicdllm mlx download mlx-community/Qwen2.5-Coder-7B-Instruct-4bit
+  cicdllm mlx info mlx-community/Qwen2.5-Coder-7B-Instruct-4bit
+  cicdllm mlx remove mlx-community/Qwen2.5-Coder-7B-Instruct-4bit --yes`,
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			if len(args) == 0 {
+				return usageError("mlx needs a subcommand: list, download, info or remove")
+			}
+			env := hfhub.LoadEnv(e.lookupEnv, e.home())
+			cache := hfhub.Cache{Dir: env.CacheDir}
+			sub, rest := args[0], args[1:]
+			model := ""
+			switch sub {
+			case "list":
+				if len(rest) > 0 {
+					return usageError("mlx list takes no model, got %q", rest[0])
+				}
+				return e.mlxList(cache, f)
+			case "download", "info", "remove":
+				if len(rest) != 1 {
+					return usageError("mlx %s needs exactly one model id, e.g. mlx-community/Qwen2.5-Coder-7B-Instruct-4bit", sub)
+				}
+				model = rest[0]
+				if err := hfhub.ValidateModelID(model); err != nil {
+					return usageError("%v", err)
+				}
+			default:
+				return usageError("unknown mlx subcommand %q%s; use list, download, info or remove", sub,
+					pipeline.Suggest(sub, []string{"list", "download", "info", "remove"}))
+			}
+			switch sub {
+			case "download":
+				return e.mlxDownload(ctx, env, cache, model, f.revision)
+			case "info":
+				return e.mlxInfo(cache, model, f.asJSON)
+			}
+			return e.mlxRemove(cache, model, f.yes)
+		},
+	}
+}
+
+func (e *cmdEnv) mlxList(cache hfhub.Cache, f mlxFlags) error {
+	models, err := cache.List()
+	if err != nil {
+		return err
+	}
+	shown := models[:0:0]
+	hidden := 0
+	for _, m := range models {
+		if f.all || m.MLX {
+			shown = append(shown, m)
+		} else {
+			hidden++
+		}
+	}
+	if f.asJSON {
+		type row struct {
+			ID       string   `json:"id"`
+			Path     string   `json:"path"`
+			Revision string   `json:"revision"`
+			Files    int      `json:"files"`
+			Bytes    int64    `json:"size_bytes"`
+			MLX      bool     `json:"mlx"`
+			Servable bool     `json:"servable"`
+			Problems []string `json:"problems"`
+		}
+		rows := make([]row, 0, len(shown))
+		for _, m := range shown {
+			rows = append(rows, row{m.ID, m.Dir, m.Revision, m.Files, m.Size, m.MLX, m.Servable, append([]string{}, m.Problems...)})
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"cache": cache.Dir, "models": rows})
+	}
+	if len(shown) == 0 {
+		fmt.Fprintf(e.stdout, "no MLX models in %s", cache.Dir)
+		if hidden > 0 {
+			fmt.Fprintf(e.stdout, " (%s not shown; --all lists them)", count(hidden, "other model", "other models"))
+		}
+		fmt.Fprintln(e.stdout, "\ndownload one: cicdllm mlx download mlx-community/Qwen2.5-Coder-7B-Instruct-4bit")
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tSIZE\tFILES\tREVISION\tMLX")
+	for _, m := range shown {
+		kind := "yes"
+		if !m.MLX {
+			kind = "no"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", printable(m.ID), common.HumanBytes(m.Size), m.Files, shortHash(m.Revision), kind)
+	}
+	_ = tw.Flush()
+	for _, m := range shown {
+		for _, p := range m.Problems {
+			fmt.Fprintf(e.stdout, "%s: %s\n", printable(m.ID), printable(p))
+		}
+	}
+	fmt.Fprintf(e.stdout, "%s in %s", count(len(shown), "model", "models"), cache.Dir)
+	if hidden > 0 {
+		fmt.Fprintf(e.stdout, " (%d not MLX; --all lists them)", hidden)
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}
+
+func (e *cmdEnv) mlxDownload(ctx context.Context, env hfhub.Env, cache hfhub.Cache, model, revision string) error {
+	client := hfhub.NewClient(env)
+	p := newEventPrinter(e.stdout, e.interactive())
+	start := time.Now()
+	var mu sync.Mutex
+	lastFiles := 0
+	res, err := client.Download(ctx, cache, model, revision, func(pr hfhub.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p.tty {
+			line := downloadLine(pr, time.Since(start))
+			p.mu.Lock()
+			p.clearLocked()
+			p.status = line
+			p.redrawLocked()
+			p.mu.Unlock()
+		} else if pr.FilesDone > lastFiles {
+			lastFiles = pr.FilesDone
+			p.mu.Lock()
+			p.line("%d/%d files, %s of %s", pr.FilesDone, pr.FilesTotal, common.HumanBytes(pr.Done), common.HumanBytes(pr.Total))
+			p.mu.Unlock()
+		}
+	})
+	p.clear()
+	if err != nil {
+		if ctx.Err() != nil {
+			return &exitError{code: exitInterrupted, err: errors.New("download interrupted; run the same command again to resume")}
+		}
+		return err
+	}
+	fmt.Fprintf(e.stdout, "downloaded %s at %s: %s, %s (%s fetched now) in %s\n", res.ID, shortHash(res.Commit),
+		count(res.Files, "file", "files"), common.HumanBytes(res.Bytes), common.HumanBytes(res.Fetched), res.Path)
+	fmt.Fprintf(e.stdout, "use it: set llm.backend = \"mlx\" and mlx.model = %q in cicdllm.toml\n", res.ID)
+	return nil
+}
+
+// downloadLine is the download's status line: bytes, rate and time left.
+func downloadLine(p hfhub.Progress, elapsed time.Duration) string {
+	rate := float64(p.Done) / max(elapsed.Seconds(), 0.001)
+	eta := "…"
+	if rate > 0 && p.Total > p.Done {
+		eta = time.Duration(float64(p.Total-p.Done) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	pct := 0.0
+	if p.Total > 0 {
+		pct = 100 * float64(p.Done) / float64(p.Total)
+	}
+	return fmt.Sprintf("downloading: %s / %s (%.0f%%) · %s/s · ETA %s · %d/%d files",
+		common.HumanBytes(p.Done), common.HumanBytes(p.Total), pct, common.HumanBytes(int64(rate)), eta, p.FilesDone, p.FilesTotal)
+}
+
+func (e *cmdEnv) mlxInfo(cache hfhub.Cache, model string, asJSON bool) error {
+	info, err := cache.Info(model)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(info)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, printable(v))
+		}
+	}
+	if !info.Cached {
+		row("Model", model)
+		row("Cached", "no (cache: "+cache.Dir+")")
+		row("Next", "cicdllm mlx download "+model)
+		return tw.Flush()
+	}
+	row("Model", info.ID)
+	row("Cached", "yes")
+	row("Path", info.Path)
+	row("Revision", info.Revision)
+	row("Size", common.HumanBytes(info.Size))
+	row("Files", strconv.Itoa(info.Files))
+	row("Architecture", info.Architecture)
+	if info.Parameters > 0 {
+		row("Parameters", humanCount(info.Parameters))
+	}
+	if info.QuantBits > 0 {
+		row("Quantization", fmt.Sprintf("%d-bit, group size %d", info.QuantBits, info.QuantGroupSize))
+	}
+	if info.ContextLength > 0 {
+		row("Context", fmt.Sprintf("%d tokens", info.ContextLength))
+	}
+	if info.RAMGB > 0 {
+		row("Memory", fmt.Sprintf("about %d GB", info.RAMGB))
+	}
+	row("Recommendation", info.Recommendation)
+	if !info.MLX {
+		row("Note", "does not look like an MLX model (no quantization in config.json, not from mlx-community)")
+	}
+	for _, p := range info.Problems {
+		row("Problem", p)
+	}
+	return tw.Flush()
+}
+
+// humanCount writes 7615616512 as "7.6B".
+func humanCount(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.0fM", float64(n)/1e6)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (e *cmdEnv) mlxRemove(cache hfhub.Cache, model string, yes bool) error {
+	plan, err := cache.PlanRemove(model)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Model: %s\nPath:  %s\nSize:  %s\n", plan.ID, plan.Path, common.HumanBytes(plan.Size))
+	if !yes {
+		if !e.interactive() {
+			return usageError("mlx remove would delete %s (%s); pass --yes to confirm when not running on a terminal", plan.Path, common.HumanBytes(plan.Size))
+		}
+		ok, err := e.confirm(fmt.Sprintf("Delete %s? (y/n) ", plan.ID))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(e.stdout, "nothing deleted")
+			return nil
+		}
+	}
+	if err := cache.Remove(plan); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "removed %s (%s freed)\n", plan.ID, common.HumanBytes(plan.Size))
 	return nil
 }

@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -238,15 +242,6 @@ func TestSecondWriterGetsLockError(t *testing.T) {
 	}
 }
 
-func TestPlaceholdersSayNotImplemented(t *testing.T) {
-	for _, name := range []string{"mlx"} {
-		r := runCLI(t, nil, name)
-		if r.code != 2 || strings.TrimSpace(r.stderr) != "cicdllm "+name+": not implemented yet" {
-			t.Errorf("%s: exit %d, stderr %q", name, r.code, r.stderr)
-		}
-	}
-}
-
 func TestTUIWithoutTerminalPointsToTheSubcommands(t *testing.T) {
 	dir := t.TempDir()
 	r := runCLI(t, nil, "--workdir", dir, "tui")
@@ -416,7 +411,7 @@ func TestRealBinaryExitCodes(t *testing.T) {
 	if code, out := run("--workdir", dir, "status"); code != 0 || !strings.Contains(out, "Next step") {
 		t.Errorf("status: %d %s", code, out)
 	}
-	if code, out := run("mlx"); code != 2 || !strings.Contains(out, "not implemented yet") { // issue 8
+	if code, out := run("mlx"); code != 2 || !strings.Contains(out, "mlx needs a subcommand") {
 		t.Errorf("mlx: %d %s", code, out)
 	}
 	// No LLM server: one line saying so, with the command that starts one.
@@ -913,5 +908,116 @@ func TestDemoInATerminalShowsTheDashboardStreaming(t *testing.T) {
 	}
 	if msg, err := st.IntegrityCheck(context.Background()); err != nil || msg != "ok" {
 		t.Errorf("integrity: %q %v", msg, err)
+	}
+}
+
+// fakeHub serves one model the way the Hugging Face Hub does: model info
+// with blob ids, and resolve URLs answering HEAD and GET with the commit
+// and the ETag (git SHA-1 for small files, SHA-256 for LFS files).
+func fakeHub(t *testing.T, id string) *httptest.Server {
+	t.Helper()
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	header := []byte(`{"model.embed.weight":{"dtype":"F16","shape":[16,8],"data_offsets":[0,256]}}`)
+	st := make([]byte, 8, 8+len(header)+256)
+	binary.LittleEndian.PutUint64(st, uint64(len(header)))
+	st = append(append(st, header...), make([]byte, 256)...)
+	files := map[string][]byte{
+		"config.json":           []byte(`{"architectures":["Qwen2ForCausalLM"],"model_type":"qwen2","max_position_embeddings":32768}`),
+		"tokenizer_config.json": []byte(`{"model_max_length":32768}`),
+		"model.safetensors":     st,
+	}
+	etag := func(name string) string {
+		if strings.HasSuffix(name, ".safetensors") {
+			return fmt.Sprintf("%x", sha256.Sum256(files[name]))
+		}
+		h := sha1.New()
+		fmt.Fprintf(h, "blob %d\x00", len(files[name]))
+		h.Write(files[name])
+		return fmt.Sprintf("%x", h.Sum(nil))
+	}
+	mux := http.NewServeMux()
+	info := func(w http.ResponseWriter, r *http.Request) {
+		var sib []map[string]any
+		for name, data := range files {
+			s := map[string]any{"rfilename": name, "size": len(data), "blobId": etag(name)}
+			if strings.HasSuffix(name, ".safetensors") {
+				s["lfs"] = map[string]any{"sha256": etag(name), "size": len(data), "pointerSize": 130}
+			}
+			sib = append(sib, s)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "sha": commit, "siblings": sib})
+	}
+	mux.HandleFunc("/api/models/"+id, info)
+	mux.HandleFunc("/api/models/"+id+"/revision/main", info)
+	mux.HandleFunc("/"+id+"/resolve/", func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"+id+"/resolve/"), "/", 2)
+		data, ok := files[parts[len(parts)-1]]
+		if len(parts) != 2 || !ok {
+			w.Header().Set("X-Error-Code", "EntryNotFound")
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("X-Repo-Commit", commit)
+		w.Header().Set("ETag", `"`+etag(parts[1])+`"`)
+		http.ServeContent(w, r, parts[1], time.Time{}, bytes.NewReader(data))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestMLXCommandsOnACache downloads a model from a fake Hub into a cache
+// folder, then lists, inspects and removes it, as a user would.
+func TestMLXCommandsOnACache(t *testing.T) {
+	id := "mlx-community/Tiny-Coder-4bit"
+	hub := fakeHub(t, id)
+	cache := filepath.Join(t.TempDir(), "hub")
+	env := map[string]string{"HF_HUB_CACHE": cache, "HF_ENDPOINT": hub.URL, "HOME": t.TempDir()}
+
+	if r := runCLI(t, env, "mlx", "list"); r.code != 0 || !strings.Contains(r.stdout, "no MLX models in "+cache) {
+		t.Fatalf("list on an empty cache: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	r := runCLI(t, env, "mlx", "download", id)
+	if r.code != 0 || !strings.Contains(r.stdout, "downloaded "+id+" at 0123456789ab: 3 files") {
+		t.Fatalf("download: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	dir := filepath.Join(cache, "models--mlx-community--Tiny-Coder-4bit")
+	if ref, err := os.ReadFile(filepath.Join(dir, "refs", "main")); err != nil || string(ref) != "0123456789abcdef0123456789abcdef01234567" {
+		t.Errorf("refs/main = %q, %v", ref, err)
+	}
+	r = runCLI(t, env, "mlx", "list", "--json")
+	var listed struct {
+		Models []struct {
+			ID    string `json:"id"`
+			Files int    `json:"files"`
+			MLX   bool   `json:"mlx"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed.Models) != 1 || listed.Models[0].ID != id ||
+		listed.Models[0].Files != 3 || !listed.Models[0].MLX {
+		t.Fatalf("list --json: %v %s", err, r.stdout)
+	}
+	r = runCLI(t, env, "mlx", "info", id)
+	for _, want := range []string{"Cached", "yes", "Qwen2ForCausalLM", "32768 tokens", "Parameters"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("info lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// Without a terminal remove needs --yes, and deletes nothing without it.
+	if r := runCLI(t, env, "mlx", "remove", id); r.code != 2 || !strings.Contains(r.stderr, "pass --yes") {
+		t.Errorf("remove without --yes: %d %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal("remove without --yes deleted the model")
+	}
+	if r := runCLI(t, env, "mlx", "remove", id, "--yes"); r.code != 0 || !strings.Contains(r.stdout, "removed "+id) {
+		t.Errorf("remove --yes: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the model folder is still there: %v", err)
+	}
+	if r := runCLI(t, env, "mlx", "info", "../etc"); r.code != 2 {
+		t.Errorf("a bad model id: %d %q", r.code, r.stderr)
 	}
 }

@@ -65,11 +65,17 @@ func (c *Client) Probe(ctx context.Context, po ProbeOptions) (ServerInfo, error)
 	for _, m := range models {
 		info.Models = append(info.Models, m.ID)
 	}
-	if len(info.Models) == 0 {
+	mlx := c.opts.Backend == "mlx"
+	if len(info.Models) == 0 && !mlx {
 		return info, fmt.Errorf("the LLM server at %s lists no models; load one (e.g. `ollama pull qwen2.5-coder` or `llama-server -m model.gguf`)", c.base)
 	}
 	want := c.Model()
 	switch {
+	case mlx && want != "":
+		// cicdllm started mlx_lm.server with --model want, so that is what
+		// it serves; its /v1/models lists only cache entries it recognises
+		// (not single-file models, not local folders it was not started on).
+		info.Model = want
 	case want == "":
 		info.Model = info.Models[0]
 		c.log.Info("no model configured; using the first the server lists", "model", info.Model)
@@ -80,12 +86,16 @@ func (c *Client) Probe(ctx context.Context, po ProbeOptions) (ServerInfo, error)
 			want, c.base, strings.Join(info.Models, ", "))
 	}
 
-	props, isLlama := c.llamaProps(ctx)
+	var props llamaProps
+	isLlama := false
+	if !mlx {
+		props, isLlama = c.llamaProps(ctx)
+	}
 	switch {
+	case mlx:
+		info.Kind = KindMLX
 	case isLlama:
 		info.Kind = KindLlamaCpp
-	case c.opts.Backend == "mlx":
-		info.Kind = KindMLX
 	case c.isOllama(ctx):
 		info.Kind = KindOllama
 	case models[0].OwnedBy == "vllm":

@@ -26,6 +26,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("CICDLLM_FAKE_MLX_PIPELINE") != "" {
+		fakeMLXServer() // the test binary standing in for python -m mlx_lm server
+		return
+	}
 	InstallGitTransport()
 	os.Exit(m.Run())
 }

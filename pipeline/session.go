@@ -11,26 +11,9 @@ import (
 	"time"
 
 	"cicdllm/llm"
+	"cicdllm/llm/mlxserver"
 	"cicdllm/store"
 )
-
-// Connect builds the LLM client from the configuration and probes the
-// server (models, context per request, slots, structured output).
-func Connect(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool), log *slog.Logger, onBreaker func(llm.BreakerEvent)) (*llm.Client, llm.ServerInfo, error) {
-	opts, err := cfg.LLMOptions(lookupEnv, log, onBreaker)
-	if err != nil {
-		return nil, llm.ServerInfo{}, err
-	}
-	client, err := llm.New(opts)
-	if err != nil {
-		return nil, llm.ServerInfo{}, err
-	}
-	info, err := client.Probe(ctx, llm.ProbeOptions{ContextSize: cfg.LLM.ContextSize, Concurrency: cfg.LLM.Concurrency})
-	if err != nil {
-		return nil, info, err
-	}
-	return client, info, nil
-}
 
 // RetrySet returns the failed files to reprocess: all of them, or only
 // those at path (repository-relative) when path is not empty.
@@ -103,8 +86,11 @@ type ServerState struct {
 	Info      llm.ServerInfo
 	Connected bool // a probe succeeded
 	Err       string
-	Breaker   llm.BreakerState
-	RetryAt   time.Time // when the open breaker probes again
+	// Phase is the managed mlx_lm.server's state: "starting",
+	// "loading model… 12s", "running", "restarting"; empty otherwise.
+	Phase   string
+	Breaker llm.BreakerState
+	RetryAt time.Time // when the open breaker probes again
 }
 
 // Counts is a plain copy of a Snapshot.
@@ -155,6 +141,8 @@ type Session struct {
 	home      string
 	log       *slog.Logger
 	readPower func() (PowerState, error)
+	environ   []string
+	platform  string
 
 	events chan SessionEvent
 	closed chan struct{}
@@ -176,6 +164,10 @@ type Session struct {
 	lastErr  string
 	last     Counts // the finished runner's counts
 	slots    int
+	// conn is kept between jobs when it owns a managed server (mlx):
+	// loading a model takes minutes, so it is not restarted per job.
+	conn    *Connection
+	connKey string
 }
 
 // SessionOptions configure NewSession.
@@ -188,6 +180,10 @@ type SessionOptions struct {
 	Logger    *slog.Logger
 	// ReadPower reads the battery; nil uses ReadPower.
 	ReadPower func() (PowerState, error)
+	// Environ and Platform reach Connect (the mlx_lm.server child's
+	// environment, the platform check); tests set them.
+	Environ  []string
+	Platform string
 }
 
 // NewSession returns an idle session.
@@ -199,7 +195,8 @@ func NewSession(o SessionOptions) *Session {
 		o.ReadPower = ReadPower
 	}
 	return &Session{ws: o.Workspace, cfg: o.Config, st: o.Store, lookupEnv: o.LookupEnv, home: o.Home, log: o.Logger,
-		readPower: o.ReadPower, events: make(chan SessionEvent, 512), closed: make(chan struct{}),
+		readPower: o.ReadPower, environ: o.Environ, platform: o.Platform,
+		events: make(chan SessionEvent, 512), closed: make(chan struct{}),
 		scrape: map[string]*RepoProgress{}}
 }
 
@@ -355,7 +352,11 @@ func (s *Session) Prepare(ctx context.Context, opts PrepareOptions) error {
 		if err != nil {
 			return err
 		}
-		client, info, err := Connect(ctx, cfg, s.lookupEnv, s.log, s.breakerEvent)
+		conn, err := s.connect(ctx, cfg)
+		var info llm.ServerInfo
+		if conn != nil {
+			info = conn.Info
+		}
 		s.mu.Lock()
 		s.server.Info = info
 		s.server.Connected = err == nil
@@ -367,7 +368,7 @@ func (s *Session) Prepare(ctx context.Context, opts PrepareOptions) error {
 		if err != nil {
 			return err
 		}
-		r := &Runner{WS: s.ws, Config: cfg, Store: s.st, Theme: theme, Client: client, Slots: info.Slots,
+		r := &Runner{WS: s.ws, Config: cfg, Store: s.st, Theme: theme, Client: conn.Client, Slots: info.Slots,
 			ContextSize: info.ContextSize, Model: info.Model, Logger: s.log, RepoFilter: opts.RepoFilter, Only: opts.Only,
 			OnEvent: s.runnerEvent}
 		s.mu.Lock()
@@ -454,12 +455,72 @@ func (s *Session) runnerEvent(ev Event) {
 	s.emit(SessionEvent{Job: job, Runner: &ev})
 }
 
-// Probe checks the configured server without starting a job.
+// connect returns the backend for a job: a managed mlx server from an
+// earlier job when the configuration is the same and it still runs, else
+// a new connection.
+func (s *Session) connect(ctx context.Context, cfg Config) (*Connection, error) {
+	key := fmt.Sprintf("%+v %+v", cfg.LLM, cfg.MLX)
+	s.mu.Lock()
+	old, oldKey := s.conn, s.connKey
+	s.mu.Unlock()
+	if old != nil && oldKey == key && old.Alive() {
+		return old, nil
+	}
+	_ = old.Close()
+	conn, err := Connect(ctx, cfg, ConnectOptions{LookupEnv: s.lookupEnv, Home: s.home, Logger: s.log,
+		OnBreaker: s.breakerEvent, OnMLX: s.mlxEvent, Environ: s.environ, Platform: s.platform})
+	s.mu.Lock()
+	s.conn, s.connKey = conn, key
+	s.mu.Unlock()
+	return conn, err
+}
+
+func (s *Session) mlxEvent(ev mlxserver.Event) {
+	phase, msg, warn := "", "", false
+	switch ev.Kind {
+	case mlxserver.EventStarting:
+		phase, msg = "starting mlx_lm.server", "starting mlx_lm.server"
+	case mlxserver.EventLoading:
+		phase = fmt.Sprintf("loading model… %s", ev.Elapsed.Round(time.Second))
+	case mlxserver.EventReady:
+		phase, msg = fmt.Sprintf("running (pid %d)", ev.PID), "mlx_lm.server is ready"
+	case mlxserver.EventExited:
+		phase, msg, warn = "exited", "mlx_lm.server exited: "+ev.Message, true
+	case mlxserver.EventRestarting:
+		phase, msg, warn = "restarting", "restarting mlx_lm.server", true
+	case mlxserver.EventStopped:
+		phase = "stopped"
+	}
+	s.mu.Lock()
+	s.server.Phase = phase
+	job := s.job
+	s.mu.Unlock()
+	if msg != "" {
+		select { // from the manager's goroutines; the state is in View anyway
+		case s.events <- SessionEvent{Job: job, Message: msg, Warn: warn}:
+		default:
+		}
+	}
+}
+
+// Probe checks the configured server without starting a job. For the mlx
+// backend it checks what it can without loading a model (platform, model
+// in the cache), unless a managed server already runs.
 func (s *Session) Probe(ctx context.Context) (llm.ServerInfo, error) {
 	s.mu.Lock()
-	cfg := s.cfg
+	cfg, conn := s.cfg, s.conn
 	s.mu.Unlock()
-	_, info, err := Connect(ctx, cfg, s.lookupEnv, s.log, nil)
+	if cfg.LLM.Backend == "mlx" {
+		if conn.Alive() {
+			return conn.Info, nil
+		}
+		return llm.ServerInfo{Kind: llm.KindMLX, Model: cfg.MLX.Model}, checkMLX(cfg, s.lookupEnv, s.home, s.platform)
+	}
+	conn, err := Connect(ctx, cfg, ConnectOptions{LookupEnv: s.lookupEnv, Home: s.home, Logger: s.log})
+	var info llm.ServerInfo
+	if conn != nil {
+		info = conn.Info
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.running {
@@ -548,11 +609,17 @@ func (s *Session) Wait() {
 	}
 }
 
-// Close cancels any job, waits for it and stops event delivery.
+// Close cancels any job, waits for it, stops a managed server and stops
+// event delivery.
 func (s *Session) Close() {
 	s.Cancel()
 	s.once.Do(func() { close(s.closed) })
 	s.Wait()
+	s.mu.Lock()
+	conn := s.conn
+	s.conn = nil
+	s.mu.Unlock()
+	_ = conn.Close()
 }
 
 // View copies the session's state.

@@ -429,6 +429,14 @@ func (m Model) stateLine() string {
 // serverLine: kind, model, context and slots of the LLM server.
 func (m Model) serverLine() string {
 	s, sty := m.view.Server, m.ctx.Styles
+	// A managed mlx_lm.server: while it starts or loads its model there is
+	// nothing else to say, and a restart must be visible.
+	switch {
+	case s.Phase != "" && !s.Connected:
+		return sty.Warn.Render("server: mlx_lm.server " + s.Phase)
+	case s.Phase == "exited" || s.Phase == "restarting":
+		return sty.Warn.Render("server: mlx_lm.server " + s.Phase + " · " + s.Info.Model)
+	}
 	if s.Info.Model == "" && !s.Connected {
 		if s.Err != "" {
 			return sty.Error.Render("server: " + common.OneLine(s.Err))
@@ -439,8 +447,12 @@ func (m Model) serverLine() string {
 	if kind == "" {
 		kind = "server"
 	}
-	return fmt.Sprintf("server: %s · %s · ctx %d · %s", kind, s.Info.Model, s.Info.ContextSize,
+	line := fmt.Sprintf("server: %s · %s · ctx %d · %s", kind, s.Info.Model, s.Info.ContextSize,
 		plural(s.Info.Slots, "slot", "slots"))
+	if s.Phase != "" {
+		line += " · " + s.Phase
+	}
+	return line
 }
 
 // summaryLine replaces the panes when only a line or two is free.

@@ -238,3 +238,28 @@ func TestViewFitsEverySize(t *testing.T) {
 func chooser2(acts []pipeline.Activity) chooser {
 	return chooser{open: true, items: inFlightFiles(acts), sel: 1}
 }
+
+// The managed mlx_lm.server's state shows on the server line: loading
+// (nothing else is known yet), then running beside the model.
+func TestServerLineShowsTheMLXServerPhase(t *testing.T) {
+	st := seededStore(t)
+	m := New(testContext(st))
+	m.SetSize(120, 40)
+	v := pipeline.SessionView{Job: pipeline.JobPrepare, Running: true,
+		Server: pipeline.ServerState{Phase: "loading model… 12s"}}
+	m = feed(t, m, common.TickMsg{Now: fixedNow(), View: v})
+	if out := m.View(); !strings.Contains(out, "server: mlx_lm.server loading model… 12s") {
+		t.Errorf("loading phase not shown:\n%s", out)
+	}
+	v.Server = pipeline.ServerState{Connected: true, Phase: "running (pid 42)",
+		Info: llm.ServerInfo{Kind: llm.KindMLX, Model: "mlx-community/Qwen2.5-Coder-7B-Instruct-4bit", ContextSize: 4096, Slots: 1}}
+	m = feed(t, m, common.TickMsg{Now: fixedNow(), View: v})
+	if out := m.View(); !strings.Contains(out, "server: mlx_lm · mlx-community/Qwen2.5-Coder-7B-Instruct-4bit · ctx 4096 · 1 slot · running (pid 42)") {
+		t.Errorf("running phase not shown:\n%s", out)
+	}
+	v.Server.Phase = "restarting"
+	m = feed(t, m, common.TickMsg{Now: fixedNow(), View: v})
+	if out := m.View(); !strings.Contains(out, "server: mlx_lm.server restarting") {
+		t.Errorf("restart not shown:\n%s", out)
+	}
+}

@@ -19,6 +19,7 @@ type saveRequest struct {
 	configPath              string
 	repos                   string
 	backend, baseURL, model string
+	mlxModel                string
 	allowHTTP               bool
 }
 
@@ -57,6 +58,9 @@ func save(r saveRequest) saveResult {
 		return res
 	}
 	data := setLLMKeys(old, r.backend, r.baseURL, r.model)
+	if r.backend == "mlx" {
+		data = setTableKeys(data, "mlx", []keyValue{{"model", r.mlxModel}})
+	}
 	if err := pipeline.WriteFileAtomic(path, data, perm); err != nil {
 		res.err = fmt.Errorf("cannot write %s: %w", path, err)
 		return res

@@ -19,6 +19,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"cicdllm/llm"
+	"cicdllm/llm/hfhub"
 	"cicdllm/pipeline"
 	"cicdllm/ui/common"
 )
@@ -31,6 +32,7 @@ const (
 	fieldBackend
 	fieldURL
 	fieldModel
+	fieldCached // mlx only: pick one of the cached MLX models
 	fieldTest
 	fieldSave
 	numFields
@@ -79,7 +81,12 @@ type Model struct {
 	loadErr   string
 	backend   int
 	baseURL   textinput.Model
-	model     textinput.Model
+	model     textinput.Model // llm.model, or mlx.model with the mlx backend
+	llmModel  string          // the other backend's model while one is shown
+	mlxModel  string
+	cached    []string // MLX models in the Hugging Face cache
+	cachedAt  int      // the one shown in fieldCached
+	cachedErr string
 	focus     field
 	lastSaved string
 
@@ -103,7 +110,11 @@ type (
 		info llm.ServerInfo
 		err  error
 	}
-	savedMsg struct{ res saveResult }
+	savedMsg  struct{ res saveResult }
+	cachedMsg struct {
+		models []string
+		err    error
+	}
 )
 
 // New returns the screen; Open fills it.
@@ -131,7 +142,11 @@ func (m *Model) reset() {
 	c := m.ctx.Config.LLM
 	m.backend = max(0, indexOf(backends(), c.Backend))
 	m.baseURL.SetValue(c.BaseURL)
-	m.model.SetValue(c.Model)
+	m.llmModel, m.mlxModel = c.Model, m.ctx.Config.MLX.Model
+	m.model.SetValue(m.llmModel)
+	if m.mlx() {
+		m.model.SetValue(m.mlxModel)
+	}
 	m.probe, m.probeErr, m.probing = nil, "", false
 	m.saveMsg, m.saveErr, m.saving = "", "", false
 	m.setFocus(fieldRepos)
@@ -152,10 +167,49 @@ func (m Model) Open() (Model, tea.Cmd) {
 	m.loaded, m.loadErr = false, ""
 	m.repos.Reset()
 	path := m.ctx.WS.ReposFile
-	return m, func() tea.Msg {
+	return m, tea.Batch(func() tea.Msg {
 		text, err := readRepos(path)
 		return loadedMsg{text: text, err: err}
+	}, listCachedMLX)
+}
+
+// listCachedMLX reads the Hugging Face cache for the MLX model picker.
+func listCachedMLX() tea.Msg {
+	home, _ := os.UserHomeDir()
+	env := hfhub.LoadEnv(os.LookupEnv, home)
+	models, err := hfhub.Cache{Dir: env.CacheDir}.List()
+	var ids []string
+	for _, cm := range models {
+		if cm.MLX {
+			ids = append(ids, cm.ID)
+		}
 	}
+	return cachedMsg{models: ids, err: err}
+}
+
+// mlx: the managed mlx_lm.server backend is selected.
+func (m Model) mlx() bool { return backends()[m.backend] == "mlx" }
+
+// hidden fields do not apply to the selected backend.
+func (m Model) hidden(f field) bool {
+	return f == fieldURL && m.mlx() || f == fieldCached && !m.mlx()
+}
+
+// switchBackend cycles the backend, swapping the model field between
+// llm.model and mlx.model so neither is lost.
+func (m *Model) switchBackend(step int) {
+	if m.mlx() {
+		m.mlxModel = m.model.Value()
+	} else {
+		m.llmModel = m.model.Value()
+	}
+	m.backend = common.CycleIndex(m.backend, step, len(backends()))
+	if m.mlx() {
+		m.model.SetValue(m.mlxModel)
+	} else {
+		m.model.SetValue(m.llmModel)
+	}
+	m.edited(true)
 }
 
 // SetSize sets the area View fills.
@@ -208,6 +262,12 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 				m.probe = &info
 			}
 		}
+	case cachedMsg:
+		m.cached, m.cachedErr = msg.models, ""
+		if msg.err != nil {
+			m.cachedErr = common.OneLine(msg.err.Error())
+		}
+		m.cachedAt = max(0, indexOf(m.cached, m.mlxModel))
 	case savedMsg:
 		m.saving = false
 		r := msg.res
@@ -278,10 +338,18 @@ func (m Model) onKey(msg tea.KeyMsg) (Model, tea.Cmd) {
 	case key.Matches(msg, k.Prev):
 		m.setFocus(m.focus - 1)
 	case key.Matches(msg, k.Change) && m.focus == fieldBackend:
-		m.backend = common.CycleIndex(m.backend, -1, len(backends()))
-		m.edited(true)
+		m.switchBackend(-1)
 	case (key.Matches(msg, k.Right) || key.Matches(msg, k.Press)) && m.focus == fieldBackend:
-		m.backend = common.CycleIndex(m.backend, 1, len(backends()))
+		m.switchBackend(1)
+	case m.focus == fieldCached && len(m.cached) > 0 &&
+		(key.Matches(msg, k.Change) || key.Matches(msg, k.Right) || key.Matches(msg, k.Press)):
+		switch {
+		case key.Matches(msg, k.Change):
+			m.cachedAt = common.CycleIndex(m.cachedAt, -1, len(m.cached))
+		case key.Matches(msg, k.Right):
+			m.cachedAt = common.CycleIndex(m.cachedAt, 1, len(m.cached))
+		}
+		m.model.SetValue(m.cached[m.cachedAt])
 		m.edited(true)
 	case key.Matches(msg, k.Press) && m.focus == fieldTest:
 		return m.test()
@@ -303,6 +371,14 @@ func (m *Model) edited(server bool) {
 
 func (m *Model) setFocus(f field) {
 	f = max(0, min(numFields-1, f))
+	// Skip what does not apply to the backend, in the direction of travel.
+	for m.hidden(f) {
+		if f > m.focus {
+			f++
+		} else {
+			f--
+		}
+	}
 	m.focus = f
 	m.repos.Blur()
 	m.baseURL.Blur()
@@ -329,7 +405,12 @@ func (m Model) edits() pipeline.Config {
 	cfg := m.ctx.Config
 	cfg.LLM.Backend = backends()[m.backend]
 	cfg.LLM.BaseURL = strings.TrimSpace(m.baseURL.Value())
-	cfg.LLM.Model = strings.TrimSpace(m.model.Value())
+	if m.mlx() {
+		cfg.MLX.Model = strings.TrimSpace(m.model.Value())
+		cfg.LLM.Model = strings.TrimSpace(m.llmModel)
+	} else {
+		cfg.LLM.Model = strings.TrimSpace(m.model.Value())
+	}
 	return cfg
 }
 
@@ -345,6 +426,13 @@ func (m Model) test() (Model, tea.Cmd) {
 }
 
 func probe(cfg pipeline.Config) (llm.ServerInfo, error) {
+	if cfg.LLM.Backend == "mlx" {
+		// Loading a model takes minutes: check what can be checked now;
+		// prepare starts the server.
+		home, _ := os.UserHomeDir()
+		err := pipeline.CheckMLX(cfg, os.LookupEnv, home)
+		return llm.ServerInfo{Kind: llm.KindMLX, Model: cfg.MLX.Model}, err
+	}
 	opts, err := cfg.LLMOptions(os.LookupEnv, nil, nil)
 	if err != nil {
 		return llm.ServerInfo{}, err
@@ -371,7 +459,12 @@ func (m Model) save() (Model, tea.Cmd) {
 	if m.saving {
 		return m, nil
 	}
-	if strings.TrimSpace(m.baseURL.Value()) == "" {
+	switch {
+	case m.mlx() && strings.TrimSpace(m.model.Value()) == "":
+		m.saveErr = "enter the MLX model, e.g. mlx-community/Qwen2.5-Coder-7B-Instruct-4bit"
+		m.setFocus(fieldModel)
+		return m, nil
+	case !m.mlx() && strings.TrimSpace(m.baseURL.Value()) == "":
 		m.saveErr = "enter the server URL, e.g. http://127.0.0.1:8080"
 		m.setFocus(fieldURL)
 		return m, nil
@@ -379,7 +472,8 @@ func (m Model) save() (Model, tea.Cmd) {
 	m.saving, m.saveMsg, m.saveErr = true, "", ""
 	cfg := m.edits()
 	req := saveRequest{ws: m.ctx.WS, configPath: m.ctx.ConfigPath, repos: m.repos.Value(),
-		backend: cfg.LLM.Backend, baseURL: cfg.LLM.BaseURL, model: cfg.LLM.Model, allowHTTP: cfg.Scrape.AllowHTTP}
+		backend: cfg.LLM.Backend, baseURL: cfg.LLM.BaseURL, model: cfg.LLM.Model, mlxModel: cfg.MLX.Model,
+		allowHTTP: cfg.Scrape.AllowHTTP}
 	return m, func() tea.Msg { return savedMsg{res: save(req)} }
 }
 
@@ -434,8 +528,21 @@ func (m Model) lines() ([]string, int) {
 		backendHint = "mlx_lm.server on Apple Silicon"
 	}
 	row(fieldBackend, "Backend", common.Choice(backends()[m.backend])+"  "+st.Muted.Render(backendHint))
-	row(fieldURL, "Server URL", m.baseURL.View())
-	row(fieldModel, "Model", m.model.View())
+	if m.mlx() {
+		add(common.FormRow(st, "Server", st.Muted.Render("started by cicdllm: python -m mlx_lm server, on a free loopback port"), false))
+		row(fieldModel, "MLX model", m.model.View())
+		switch {
+		case m.cachedErr != "":
+			row(fieldCached, "Cached", st.Error.Render(m.cachedErr))
+		case len(m.cached) == 0:
+			row(fieldCached, "Cached", st.Muted.Render("no MLX models in the Hugging Face cache; cicdllm mlx download <model>"))
+		default:
+			row(fieldCached, "Cached", common.Choice(m.cached[m.cachedAt])+st.Muted.Render(fmt.Sprintf("  %d of %d · ←/→ picks", m.cachedAt+1, len(m.cached))))
+		}
+	} else {
+		row(fieldURL, "Server URL", m.baseURL.View())
+		row(fieldModel, "Model", m.model.View())
+	}
 	add("")
 	button := func(f field, text string) string {
 		if m.focus == f {
@@ -462,6 +569,8 @@ func (m Model) statusLines() []string {
 		out = append(out, "  "+st.Muted.Render("testing the connection…"))
 	case m.probeErr != "":
 		out = append(out, "  "+st.Error.Render("✗ "+m.probeErr))
+	case m.probe != nil && m.probe.Kind == llm.KindMLX:
+		out = append(out, "  "+st.OK.Render("✓ Ready")+": mlx_lm.server can serve "+m.probe.Model+"; it starts (and loads the model) when prepare runs")
 	case m.probe != nil:
 		p := m.probe
 		out = append(out, "  "+st.OK.Render("✓ Connected")+" to a "+p.Kind+" server; requests will use "+p.Model)

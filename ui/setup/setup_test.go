@@ -25,6 +25,9 @@ func init() { lipgloss.SetColorProfile(termenv.Ascii) }
 
 func newContext(t *testing.T) *common.Context {
 	t.Helper()
+	if _, set := os.LookupEnv("HF_HUB_CACHE"); !set {
+		t.Setenv("HF_HUB_CACHE", t.TempDir()) // never the developer's own model cache
+	}
 	ws, err := pipeline.NewWorkspace(t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +69,7 @@ func settle(t *testing.T, m Model, cmd tea.Cmd) (Model, []tea.Msg) {
 		case nil:
 		case tea.BatchMsg:
 			queue = append(queue, msg...)
-		case loadedMsg, probeMsg, savedMsg:
+		case loadedMsg, probeMsg, savedMsg, cachedMsg:
 			var next tea.Cmd
 			m, next = m.Update(msg)
 			queue = append(queue, next)
@@ -302,9 +305,10 @@ func TestSetupSavePreservesConfig(t *testing.T) {
 		t.Fatalf("repos.txt not loaded: %q", m.repos.Value())
 	}
 	m = typeText(t, m, "\nnot a url ::\n")
-	m = focusOn(t, m, fieldBackend)
-	m, _ = press(t, m, "space") // mlx
 	m = setField(t, m, fieldURL, "http://127.0.0.1:9999")
+	m = focusOn(t, m, fieldBackend)
+	m, _ = press(t, m, "space") // mlx: the model field now edits mlx.model
+	m = setField(t, m, fieldModel, "mlx-community/Tiny-4bit")
 	m = focusOn(t, m, fieldSave)
 	m, msgs := press(t, m, "enter")
 	if m.saveErr != "" || len(msgs) != 1 {
@@ -320,6 +324,9 @@ backend = "mlx"
 model = ""
 base_url = "http://127.0.0.1:9999"   # the old server
 concurrency = 3
+
+[mlx]
+model = "mlx-community/Tiny-4bit"
 `
 	if string(data) != want {
 		t.Errorf("cicdllm.toml:\n%s\nwant:\n%s", data, want)
@@ -332,7 +339,7 @@ concurrency = 3
 		t.Fatal(err)
 	}
 	if c := l.Config; c.LLM.Backend != "mlx" || c.LLM.BaseURL != "http://127.0.0.1:9999" || c.LLM.Concurrency != 3 ||
-		c.Generation.Theme != "devops" {
+		c.Generation.Theme != "devops" || c.MLX.Model != "mlx-community/Tiny-4bit" {
 		t.Errorf("loaded %+v", c.LLM)
 	}
 	if v := plain(m); !strings.Contains(v, "(1 repository)") || !strings.Contains(v, "line 2 is skipped") {
@@ -464,5 +471,80 @@ func TestSetupEverySize(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// mlxCache builds a Hugging Face cache holding the given MLX models (a
+// config.json with a quantization block is what marks them).
+func mlxCache(t *testing.T, ids ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	const commit = "89abcdef0123456789abcdef0123456789abcdef"
+	for _, id := range ids {
+		folder := filepath.Join(dir, "models--"+strings.ReplaceAll(id, "/", "--"))
+		snap := filepath.Join(folder, "snapshots", commit)
+		if err := os.MkdirAll(snap, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(folder, "refs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(folder, "refs", "main"), []byte(commit), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg := `{"model_type":"qwen2","quantization":{"bits":4,"group_size":64}}`
+		if err := os.WriteFile(filepath.Join(snap, "config.json"), []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestSetupOffersCachedMLXModels(t *testing.T) {
+	t.Setenv("HF_HUB_CACHE", mlxCache(t, "mlx-community/Alpha-1B-4bit", "mlx-community/Beta-3B-4bit"))
+	ctx := newContext(t)
+	m := open(t, ctx, 100, 40)
+	if len(m.cached) != 2 {
+		t.Fatalf("cached MLX models = %v (%s)", m.cached, m.cachedErr)
+	}
+	m = focusOn(t, m, fieldBackend)
+	m, _ = press(t, m, "right")
+	if !m.mlx() {
+		t.Fatal("right on the backend did not select mlx")
+	}
+	v := plain(m)
+	for _, want := range []string{"started by cicdllm", "MLX model", "mlx-community/Alpha-1B-4bit", "1 of 2"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the mlx form lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "Server URL") {
+		t.Error("the server URL is shown for the managed mlx backend")
+	}
+	m = focusOn(t, m, fieldCached)
+	m, _ = press(t, m, "right")
+	if got := m.model.Value(); got != "mlx-community/Beta-3B-4bit" {
+		t.Fatalf("picked %q", got)
+	}
+	// Off Apple Silicon the test says so instead of starting anything.
+	m = focusOn(t, m, fieldTest)
+	m, _ = press(t, m, "enter")
+	if v := plain(m); !strings.Contains(v, "MLX needs macOS on Apple Silicon") {
+		t.Errorf("test connection on Linux:\n%s", v)
+	}
+	m = focusOn(t, m, fieldSave)
+	m, msgs := press(t, m, "enter")
+	if m.saveErr != "" || len(msgs) != 1 {
+		t.Fatalf("save: %q %v", m.saveErr, msgs)
+	}
+	saved := msgs[0].(common.ConfigSavedMsg)
+	if saved.Config.LLM.Backend != "mlx" || saved.Config.MLX.Model != "mlx-community/Beta-3B-4bit" {
+		t.Errorf("saved %+v %+v", saved.Config.LLM, saved.Config.MLX)
+	}
+	// Back to openai: the llm.model field comes back as it was.
+	m = focusOn(t, m, fieldBackend)
+	m, _ = press(t, m, "left")
+	if m.mlx() || m.model.Value() != ctx.Config.LLM.Model {
+		t.Errorf("back to openai: mlx %v, model %q", m.mlx(), m.model.Value())
 	}
 }

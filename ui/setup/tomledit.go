@@ -20,21 +20,28 @@ import (
 // Inline tables (llm = { ... }) are not handled; LoadConfig rejects the
 // duplicate that results, and the caller restores the previous file.
 func setLLMKeys(src []byte, backend, baseURL, model string) []byte {
+	return setTableKeys(src, "llm", []keyValue{{"backend", backend}, {"base_url", baseURL}, {"model", model}})
+}
+
+// keyValue is one key to set and its (string) value.
+type keyValue struct{ key, value string }
+
+// setTableKeys is setLLMKeys for any top-level table and string keys.
+func setTableKeys(src []byte, table string, want []keyValue) []byte {
 	text := string(src)
 	nl := "\n"
 	if strings.Contains(text, "\r\n") {
 		nl = "\r\n"
 	}
-	want := []struct{ key, value string }{{"backend", backend}, {"base_url", baseURL}, {"model", model}}
 
 	lines := strings.SplitAfter(text, "\n")
 	if lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
 	}
 	var (
-		table    []string // the current table's key path; nil at the root
-		header   = -1     // the [llm] header line
-		lastRoot = -1     // the last root line holding an llm.* key
+		current  []string // the current table's key path; nil at the root
+		header   = -1     // the [table] header line
+		lastRoot = -1     // the last root line holding a table.* key
 		found    = map[string]bool{}
 		st       scanState
 		out      = make([]string, 0, len(lines)+4)
@@ -48,8 +55,8 @@ func setLLMKeys(src []byte, backend, baseURL, model string) []byte {
 			continue
 		}
 		if path, ok := parseHeader(body); ok {
-			table = path
-			if len(path) == 1 && path[0] == "llm" && !strings.HasPrefix(strings.TrimSpace(body), "[[") && header < 0 {
+			current = path
+			if len(path) == 1 && path[0] == table && !strings.HasPrefix(strings.TrimSpace(body), "[[") && header < 0 {
 				header = len(out)
 			}
 			out = append(out, line)
@@ -60,12 +67,12 @@ func setLLMKeys(src []byte, backend, baseURL, model string) []byte {
 			out = append(out, line)
 			continue
 		}
-		full := append(append([]string{}, table...), key...)
+		full := append(append([]string{}, current...), key...)
 		name := ""
-		if len(full) == 2 && full[0] == "llm" {
+		if len(full) == 2 && full[0] == table {
 			name = full[1]
 		}
-		if len(table) == 0 && len(key) > 1 && key[0] == "llm" {
+		if len(current) == 0 && len(key) > 1 && key[0] == table {
 			lastRoot = len(out)
 		}
 		idx := -1
@@ -104,7 +111,7 @@ func setLLMKeys(src []byte, backend, baseURL, model string) []byte {
 		out = insertAfter(out, header, nl, missing)
 	case lastRoot >= 0:
 		for i := range missing {
-			missing[i] = "llm." + missing[i]
+			missing[i] = table + "." + missing[i]
 		}
 		out = insertAfter(out, lastRoot, nl, missing)
 	default:
@@ -116,7 +123,7 @@ func setLLMKeys(src []byte, backend, baseURL, model string) []byte {
 				out = append(out, nl)
 			}
 		}
-		out = append(out, "[llm]"+nl)
+		out = append(out, "["+table+"]"+nl)
 		out = append(out, missing...)
 	}
 	return []byte(strings.Join(out, ""))
