@@ -1859,7 +1859,9 @@ func (e *cmdEnv) mlxDownload(ctx context.Context, env hfhub.Env, cache hfhub.Cac
 
 // downloadLine is the download's status line: bytes, rate and time left.
 func downloadLine(p hfhub.Progress, elapsed time.Duration) string {
-	rate := float64(p.Done) / max(elapsed.Seconds(), 0.001)
+	// The rate counts bytes received in this run only: resumed bytes came
+	// from disk and would make the ETA a lie.
+	rate := float64(p.Fetched) / max(elapsed.Seconds(), 0.001)
 	eta := "…"
 	if rate > 0 && p.Total > p.Done {
 		eta = time.Duration(float64(p.Total-p.Done) / rate * float64(time.Second)).Round(time.Second).String()

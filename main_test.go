@@ -27,6 +27,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"cicdllm/llm/hfhub"
 	"cicdllm/llm/sim"
 	"cicdllm/pipeline"
 	"cicdllm/store"
@@ -1019,5 +1020,14 @@ func TestMLXCommandsOnACache(t *testing.T) {
 	}
 	if r := runCLI(t, env, "mlx", "info", "../etc"); r.code != 2 {
 		t.Errorf("a bad model id: %d %q", r.code, r.stderr)
+	}
+}
+
+func TestDownloadLineRateCountsOnlyFetchedBytes(t *testing.T) {
+	line := downloadLine(hfhub.Progress{Done: 600 << 20, Total: 1000 << 20, Fetched: 100 << 20, FilesDone: 1, FilesTotal: 3}, 10*time.Second)
+	for _, want := range []string{"600.0 MiB / 1000.0 MiB (60%)", "10.0 MiB/s", "ETA 40s", "1/3 files"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("%q lacks %q", line, want)
+		}
 	}
 }
