@@ -142,8 +142,7 @@ type cmdEnv struct {
 
 func (a *app) commands() []*command {
 	return []*command{
-		{name: "tui", summary: "open the terminal UI (the default with no arguments on a terminal)", needsEnv: true, run: a.runTUI,
-			help: "Watch generation live, pause, skip, retry, curate samples and export.\nWith no repos.txt yet it opens the setup screen. Press ? inside for every key.\n\nExamples:\n  cicdllm\n  cicdllm tui --workdir ~/datasets/k8s"},
+		a.tuiCommand(),
 		a.scrapeCommand(),
 		a.prepareCommand(false),
 		a.prepareCommand(true),
@@ -696,8 +695,9 @@ func shortHash(h string) string {
 // ---- prepare and retry --------------------------------------------------------
 
 type prepareFlags struct {
-	repo, file string
-	dryRun     bool
+	repo, file  string
+	dryRun      bool
+	allowRemote bool
 	// Bound only so -h documents them; their values reach the config as
 	// overrides (flagKeys).
 	maxTokens, concurrency int
@@ -719,6 +719,7 @@ func (a *app) prepareCommand(retry bool) *command {
 			fs.IntVar(&f.concurrency, "concurrency", 0, "requests in flight (default: the server's slots)")
 			fs.StringVar(&f.theme, "theme", "", "prompt theme: code, devops or a folder under prompts/")
 			fs.BoolVar(&f.dryRun, "dry-run", false, "list files, chunks and an estimate of requests and tokens; call no LLM")
+			fs.BoolVar(&f.allowRemote, "allow-remote-unredacted", false, "send code to a server on another machine even though safety.redact_secrets is off")
 		},
 		flagKeys: map[string]string{"max-tokens": "generation.max_tokens", "temperature": "generation.temperature",
 			"max-file-size": "files.max_file_size", "concurrency": "llm.concurrency", "theme": "generation.theme"},
@@ -786,6 +787,7 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 		return usageError("%v", err)
 	}
 	conn, err := pipeline.Connect(ctx, cfg, pipeline.ConnectOptions{LookupEnv: e.lookupEnv, Home: e.home(), Logger: e.logger,
+		AllowRemoteUnredacted: f.allowRemote,
 		OnBreaker: func(ev llm.BreakerEvent) {
 			if ev.State == llm.BreakerOpen {
 				fmt.Fprintf(e.stderr, "LLM server unreachable; retrying in %s (%v)\n", ev.RetryIn.Round(time.Second), ev.Err)
@@ -794,6 +796,9 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 			}
 		},
 		OnMLX: e.mlxEventPrinter()})
+	if errors.Is(err, pipeline.ErrRemoteUnredacted) {
+		return usageError("%v", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -896,6 +901,10 @@ func (e *cmdEnv) prepareSummary(s *pipeline.Snapshot, took time.Duration) {
 	fmt.Fprintf(e.stdout, "%d files done, %d failed, %d skipped, %d unchanged; %d questions, %d answers (%d truncated); %d requests, %d tokens generated, %.0f%% of prompt tokens cached; %s\n",
 		s.FilesDone.Load(), s.FilesFailed.Load(), s.FilesSkipped.Load(), s.FilesUnchanged.Load(),
 		s.Questions.Load(), s.Answers.Load(), s.Truncated.Load(), s.Requests.Load(), s.CompletionTokens.Load(), cachedPct, took.Round(time.Second))
+	if n, f := s.Redacted.Load(), s.SecretFiles.Load(); n > 0 || f > 0 {
+		fmt.Fprintf(e.stdout, "safety: %s redacted, %s skipped as credentials (per rule: cicdllm stats)\n",
+			count(int(n), "secret", "secrets"), count(int(f), "file", "files"))
+	}
 }
 
 func (p *eventPrinter) runnerEvent(ev pipeline.Event) {
@@ -907,6 +916,8 @@ func (p *eventPrinter) runnerEvent(ev pipeline.Event) {
 		p.line("done %s", file)
 	case pipeline.EventFileFailed:
 		p.line("failed %s: %s", file, printable(ev.Text))
+	case pipeline.EventRepoSkipped:
+		p.line("skipped %s: %s", printable(ev.Repo), printable(ev.Text))
 	case pipeline.EventPaused:
 		p.line("paused")
 	case pipeline.EventResumed:
@@ -969,7 +980,8 @@ func progressLine(s *pipeline.Snapshot, slots int, elapsed time.Duration) string
 // reads the merged config.
 type exportFlags struct {
 	template, output, system, llamaDate, repo, language, since, dedup, split string
-	force, bos, withMetadata, shuffle                                        bool
+	force, bos, withMetadata, shuffle, redact                                bool
+	licenses                                                                 []string
 	includeStale, includeDeleted, includePending, includeTruncated           bool
 	minScore, nearThreshold                                                  float64
 	seed, limit                                                              int
@@ -1003,6 +1015,11 @@ func (a *app) exportCommand() *command {
 			fs.IntVar(&f.seed, "seed", 0, "seed of the split and shuffle (default export.seed, 42)")
 			fs.IntVar(&f.limit, "limit", 0, "write at most this many records")
 			fs.BoolVar(&f.shuffle, "shuffle", false, "write in a seeded random order instead of by sample id")
+			fs.Func("license", "only repositories under these licences, comma-separated SPDX ids (e.g. MIT,Apache-2.0); repeatable", func(v string) error {
+				f.licenses = append(f.licenses, v)
+				return nil
+			})
+			fs.BoolVar(&f.redact, "redact", false, "redact secrets still found in samples instead of leaving those samples out")
 		},
 		flagKeys: map[string]string{"template": "export.template", "system": "export.system_prompt", "dedup": "export.dedup",
 			"near-threshold": "export.near_duplicate_threshold", "split": "export.split", "seed": "export.seed",
@@ -1068,7 +1085,7 @@ func (e *cmdEnv) runExport(ctx context.Context, f exportFlags) error {
 	// The CLI and the UI's export dialog build the job the same way.
 	job, err := pipeline.NewExportJob(e.cfg.Config, st, pipeline.ExportSpec{
 		Output: f.output, Force: f.force, Statuses: statuses, IncludeTruncated: f.includeTruncated,
-		RepoMatch: f.repo, Languages: []string{f.language}, Since: since,
+		RepoMatch: f.repo, Languages: []string{f.language}, Since: since, Licenses: f.licenses, Redact: f.redact,
 		Limit: f.limit, Shuffle: f.shuffle, LlamaDate: f.llamaDate})
 	var specErr *pipeline.ExportSpecError
 	if errors.As(err, &specErr) {
@@ -1101,6 +1118,9 @@ func (e *cmdEnv) runExport(ctx context.Context, f exportFlags) error {
 		parts = append(parts, fmt.Sprintf("%s %d", name, res.Records[name]))
 	}
 	fmt.Fprintf(e.stdout, "wrote %d records (%s) as %s to %s, %s\n", res.Total(), strings.Join(parts, ", "), ft.Name, e.ws.Rel(output), common.HumanBytes(res.Bytes))
+	if n := sumValues(res.Redacted); n > 0 {
+		fmt.Fprintf(e.stdout, "redacted %s still found in samples (--redact)\n", count(n, "secret", "secrets"))
+	}
 	if len(res.Skipped) > 0 {
 		var skipped []string
 		for _, r := range slices.Sorted(maps.Keys(res.Skipped)) {
@@ -1242,6 +1262,9 @@ func (e *cmdEnv) printStatus(s pipeline.Status) {
 		rejected = fmt.Sprintf(" (%s rejected: see `cicdllm scrape --dry-run`)", count(s.ReposRejected, "line", "lines"))
 	}
 	fmt.Fprintf(w, "Repositories\t%d listed in repos.txt%s, %d cloned\n", s.ReposListed, rejected, s.ReposCloned)
+	if lic := s.LicenseSummary(); lic != "" {
+		fmt.Fprintf(w, "Licences\t%s\n", lic)
+	}
 	fmt.Fprintf(w, "Files\t%d done, %d skipped, %d failed\n", s.FilesDone, s.FilesSkipped, s.FilesFailed)
 	fmt.Fprintf(w, "Samples\t%d active, %d pending, %d stale, %d deleted (%d conversation turns)\n",
 		s.Samples["active"], s.Samples["pending"], s.Samples["stale"], s.Samples["deleted"], s.Turns)
@@ -1283,10 +1306,15 @@ func (a *app) statsCommand() *command {
 			if err != nil {
 				return err
 			}
+			red, err := st.Redactions(ctx)
+			if err != nil {
+				return err
+			}
 			if format == "json" {
-				return e.printStatsJSON(s)
+				return e.printStatsJSON(s, red)
 			}
 			e.printStatsTable(s)
+			printRedactions(e.stdout, red)
 			return nil
 		},
 	}
@@ -1298,6 +1326,8 @@ type statsJSON struct {
 	Repositories []repoJSON    `json:"repositories"`
 	Quality      []scoreJSON   `json:"quality_distribution"`
 	Failures     []failureJSON `json:"failed_files"`
+	// Redactions: stage (prompt, output, export) → rule → count.
+	Redactions map[string]map[string]int64 `json:"redactions"`
 }
 
 type repoJSON struct {
@@ -1322,8 +1352,15 @@ type failureJSON struct {
 	FailedAt time.Time `json:"failed_at"`
 }
 
-func (e *cmdEnv) printStatsJSON(s pipeline.Statistics) error {
-	out := statsJSON{Repositories: []repoJSON{}, Quality: []scoreJSON{}, Failures: []failureJSON{}}
+func (e *cmdEnv) printStatsJSON(s pipeline.Statistics, red []store.RedactionCount) error {
+	out := statsJSON{Repositories: []repoJSON{}, Quality: []scoreJSON{}, Failures: []failureJSON{},
+		Redactions: map[string]map[string]int64{}}
+	for _, r := range red {
+		if out.Redactions[r.Stage] == nil {
+			out.Redactions[r.Stage] = map[string]int64{}
+		}
+		out.Redactions[r.Stage][r.Rule] = r.Count
+	}
 	for _, r := range s.Repositories {
 		out.Repositories = append(out.Repositories, repoJSON{r.Name, r.Samples, r.Active, r.Turns, r.FilesDone, r.Failed})
 	}
@@ -1546,25 +1583,35 @@ func (a *app) confirm(prompt string) (bool, error) {
 
 // ---- terminal UI and demo ---------------------------------------------------------
 
-func (a *app) runTUI(ctx context.Context, e *cmdEnv, args []string) error {
-	if len(args) > 0 {
-		return usageError("tui takes no arguments, got %q", args[0])
+func (a *app) tuiCommand() *command {
+	var allowRemote bool
+	return &command{
+		name: "tui", summary: "open the terminal UI (the default with no arguments on a terminal)", needsEnv: true,
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&allowRemote, "allow-remote-unredacted", false, "let prepare send code to a server on another machine even though safety.redact_secrets is off")
+		},
+		help: "Watch generation live, pause, skip, retry, curate samples and export.\nWith no repos.txt yet it opens the setup screen. Press ? inside for every key.\n\nExamples:\n  cicdllm\n  cicdllm tui --workdir ~/datasets/k8s",
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			if len(args) > 0 {
+				return usageError("tui takes no arguments, got %q", args[0])
+			}
+			if !a.interactive() {
+				return usageError("the terminal UI needs a terminal; in scripts and CI use the subcommands (cicdllm scrape, prepare, export; see cicdllm help)")
+			}
+			return e.openUI(ctx, false, allowRemote)
+		},
 	}
-	if !a.interactive() {
-		return usageError("the terminal UI needs a terminal; in scripts and CI use the subcommands (cicdllm scrape, prepare, export; see cicdllm help)")
-	}
-	return e.openUI(ctx, false)
 }
 
 // openUI runs the terminal UI on the workspace until the user quits.
-func (e *cmdEnv) openUI(ctx context.Context, demo bool) error {
+func (e *cmdEnv) openUI(ctx context.Context, demo, allowRemote bool) error {
 	st, err := e.openStore(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	sess := pipeline.NewSession(pipeline.SessionOptions{Workspace: e.ws, Config: e.cfg.Config, Store: st,
-		LookupEnv: e.lookupEnv, Home: e.home(), Logger: e.logger})
+		LookupEnv: e.lookupEnv, Home: e.home(), Logger: e.logger, AllowRemoteUnredacted: allowRemote})
 	// Whatever ends the UI, the job stops and its goroutines finish before
 	// the store closes: committed work stays committed.
 	defer sess.Close()
@@ -1638,7 +1685,7 @@ func (a *app) runDemo(ctx context.Context, g globals, dir string) error {
 		return err
 	}
 	defer closeEnv()
-	if err := e.openUI(ctx, true); err != nil {
+	if err := e.openUI(ctx, true, false); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "demo workspace kept in %s; open it again with: cicdllm --workdir %s\n", dir, dir)
@@ -1960,4 +2007,36 @@ func (e *cmdEnv) mlxRemove(cache hfhub.Cache, model string, yes bool) error {
 	}
 	fmt.Fprintf(e.stdout, "removed %s (%s freed)\n", plan.ID, common.HumanBytes(plan.Size))
 	return nil
+}
+
+// printRedactions lists what safety redaction removed, per rule, with a
+// column per stage.
+func printRedactions(w io.Writer, red []store.RedactionCount) {
+	fmt.Fprintln(w, "\nRedacted secrets")
+	if len(red) == 0 {
+		fmt.Fprintln(w, "  none")
+		return
+	}
+	byRule := map[string]map[string]int64{}
+	for _, r := range red {
+		if byRule[r.Rule] == nil {
+			byRule[r.Rule] = map[string]int64{}
+		}
+		byRule[r.Rule][r.Stage] += r.Count
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  RULE\tIN CODE SENT\tIN LLM OUTPUT")
+	for _, rule := range slices.Sorted(maps.Keys(byRule)) {
+		c := byRule[rule]
+		fmt.Fprintf(tw, "  %s\t%d\t%d\n", rule, c[store.RedactPrompt], c[store.RedactOutput])
+	}
+	_ = tw.Flush()
+}
+
+func sumValues(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

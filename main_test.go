@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -774,12 +775,12 @@ func TestExportKillLeavesOldOrNew(t *testing.T) {
 		t.Fatal(r.stderr)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(target))
-	if len(entries) != 1 {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		t.Errorf("after a normal run the directory holds %v", names)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"ATTRIBUTION.md", filepath.Base(target)}; !slices.Equal(names, want) {
+		t.Errorf("after a normal run the directory holds %v, want %v", names, want)
 	}
 	if r := runCLI(t, nil, "export", "--workdir", dir, "--template", "alpaca-jsonl", "--output-file", target); r.code != 2 || !strings.Contains(r.stderr, "--force") {
 		t.Errorf("overwrite without --force: %d %s", r.code, r.stderr)

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -61,6 +62,23 @@ type ConnectOptions struct {
 	// Platform is "GOOS/GOARCH" for the MLX platform check; "" = this
 	// machine's (tests of the process management run on Linux).
 	Platform string
+	// AllowRemoteUnredacted lets code go unredacted to a server on another
+	// machine (--allow-remote-unredacted).
+	AllowRemoteUnredacted bool
+}
+
+// ErrRemoteUnredacted: redaction is off and the server is not local.
+var ErrRemoteUnredacted = errors.New("refusing to send unredacted code to another machine")
+
+// checkRemote refuses to send code to a server that is not on this machine
+// while secret redaction is off: other people's secrets in the scraped
+// code would leave the machine.
+func checkRemote(cfg Config, allow bool) error {
+	if cfg.Safety.RedactSecrets || allow || cfg.LLM.Backend == "mlx" || IsLoopback(cfg.LLM.BaseURL) {
+		return nil
+	}
+	return fmt.Errorf("%w: llm.base_url %s is not on this machine and safety.redact_secrets is off; turn redaction on, or pass --allow-remote-unredacted if you accept the risk",
+		ErrRemoteUnredacted, cfg.LLM.BaseURL)
 }
 
 // Connect builds the LLM client from the configuration and probes the
@@ -71,6 +89,9 @@ type ConnectOptions struct {
 func Connect(ctx context.Context, cfg Config, o ConnectOptions) (*Connection, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := checkRemote(cfg, o.AllowRemoteUnredacted); err != nil {
+		return nil, err
 	}
 	opts, err := cfg.LLMOptions(o.LookupEnv, o.Logger, o.OnBreaker)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"cicdllm/pipeline/export"
+	"cicdllm/pipeline/redact"
 	"cicdllm/store"
 )
 
@@ -34,7 +35,12 @@ type ExportSpec struct {
 	// Languages keeps only these languages; entries may themselves be
 	// comma-separated lists (--language Go,YAML).
 	Languages []string
-	Since     time.Time // zero = any time
+	// Licenses keeps only samples of repositories whose licence is made of
+	// these SPDX ids (--license MIT,Apache-2.0; entries may be
+	// comma-separated lists); a repository under "MIT AND Apache-2.0"
+	// needs both. Empty keeps every licence. See store.ExportQuery.Licenses.
+	Licenses []string
+	Since    time.Time // zero = any time
 
 	Dedup string // "" = export.dedup; else off, exact or near
 	// Split is "train=0.9,test=0.1"; "" takes export.split, or for mlx-lm
@@ -44,6 +50,9 @@ type ExportSpec struct {
 	Limit     int // records written at most; 0 = no limit
 	Shuffle   bool
 	LlamaDate string // llama3: the Llama 3.1 date header, e.g. "26 Jul 2024"
+	// Redact replaces secrets still found in samples instead of leaving
+	// those samples out (export --redact).
+	Redact bool
 }
 
 // MLXDefaultSplit is the split mlx-lm exports get when none is configured:
@@ -89,7 +98,13 @@ func NewExportJob(cfg Config, st *store.Store, spec ExportSpec) (export.Job, err
 		return export.Job{}, specError("the record limit %d is negative; use 0 for no limit", spec.Limit)
 	}
 
-	q := store.ExportQuery{Statuses: spec.Statuses, IncludeTruncated: spec.IncludeTruncated, Since: spec.Since.UTC()}
+	q := store.ExportQuery{Statuses: spec.Statuses, IncludeTruncated: spec.IncludeTruncated, Since: spec.Since.UTC(),
+		Licenses: commaList(spec.Licenses)}
+	for _, l := range q.Licenses {
+		if len(store.LicenseIDs(l)) == 0 {
+			return export.Job{}, specError("%q is not a licence; give SPDX ids such as MIT,Apache-2.0", l)
+		}
+	}
 	if len(q.Statuses) == 0 {
 		q.Statuses = []string{store.StatusActive}
 	}
@@ -122,12 +137,20 @@ func NewExportJob(cfg Config, st *store.Store, spec ExportSpec) (export.Job, err
 			return export.Job{}, err
 		}
 	}
+	// The last of the safety checks: with redaction on, every record is
+	// scanned once more (rules improve; curators edit samples).
+	var secrets *redact.Scanner
+	if cfg.Safety.RedactSecrets || spec.Redact {
+		if secrets, err = redact.New(redact.Options{Emails: cfg.Safety.RedactEmails}); err != nil {
+			return export.Job{}, err
+		}
+	}
 	g := cfg.Generation
 	return export.Job{
 		Store: st, Format: ft, Output: output, Force: spec.Force, Query: q, Languages: commaList(spec.Languages),
 		Options: export.Options{System: c.SystemPrompt, BOS: c.BOS, LlamaDate: spec.LlamaDate, WithMetadata: c.WithMetadata},
 		Dedup:   dedup, Threshold: c.NearDuplicateThreshold, Splits: splits, Seed: int64(c.Seed),
-		Limit: spec.Limit, Shuffle: spec.Shuffle,
+		Limit: spec.Limit, Shuffle: spec.Shuffle, Notices: ReadNotices, Secrets: secrets, Redact: spec.Redact,
 		Params: map[string]string{"theme": g.Theme, "temperature": strconv.FormatFloat(g.Temperature, 'g', -1, 64),
 			"max_tokens": strconv.Itoa(g.MaxTokens), "questions_per_chunk": strconv.Itoa(g.QuestionsPerChunk)},
 	}, nil

@@ -52,6 +52,8 @@ type Runner struct {
 	params   string
 	progress Snapshot
 
+	red *safetyFilter // [safety]; nil when off
+
 	mu      sync.Mutex
 	live    []*liveSlot // one per worker, for Activity
 	crashed error       // a recovered panic, returned by Run
@@ -87,6 +89,7 @@ const (
 	EventResumed
 	EventRepoScanning // a repository's tree is being walked
 	EventRepoScanned  // Count = files queued from it
+	EventRepoSkipped  // its licence is not allowed (Text says why)
 )
 
 // Event is something the Runner did, for the CLI and the UI.
@@ -107,6 +110,8 @@ type Snapshot struct {
 	FilesPlanned, FilesDone, FilesFailed, FilesSkipped, FilesUnchanged atomic.Int64
 	FilesRead                                                          atomic.Int64 // blobs inflated
 	Questions, Answers, Truncated                                      atomic.Int64
+	SecretFiles                                                        atomic.Int64 // skipped as credentials
+	Redacted                                                           atomic.Int64 // secrets replaced, prompts and output
 	Requests, InFlight                                                 atomic.Int64
 	PromptTokens, CachedTokens, CompletionTokens                       atomic.Int64
 	// Answer prompts share their prefix (system text and code) within a
@@ -160,6 +165,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	r.sel = sel
+	if r.red, err = newSafetyFilter(r.Config.Safety); err != nil {
+		return err
+	}
+	if r.red != nil {
+		r.red.counter = &r.progress.Redacted
+	}
 	r.mu.Lock()
 	r.initLocked()
 	r.mu.Unlock()
@@ -206,6 +217,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.mu.Lock()
 	crashed := r.crashed
 	r.mu.Unlock()
+	// Counts of files that did not finish (stopped, skipped) too.
+	r.red.flush(context.Background(), r.Store, r.Logger)
 	if crashed != nil {
 		return crashed
 	}
@@ -491,6 +504,9 @@ func (r *Runner) ask(ctx context.Context, t *task) ([]*task, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i, q := range questions {
+		questions[i] = r.red.text(store.RedactOutput, q) // a model can echo or invent secrets
+	}
 	nq := make([]store.NewQuestion, len(questions))
 	for i, q := range questions {
 		nq[i] = store.NewQuestion{RepoID: fw.key.RepoID, FilePath: fw.key.Path, CommitSHA: fw.commit, BlobOID: fw.file.BlobOID,
@@ -547,6 +563,7 @@ func (r *Runner) answer(ctx context.Context, t *task) error {
 		"prompt_tokens": resp.Usage.PromptTokens, "completion_tokens": resp.Usage.CompletionTokens,
 		"cached_tokens": resp.Usage.CachedTokens, "attempts": resp.Attempts, "model": resp.Model,
 	})
+	resp.Text = r.red.text(store.RedactOutput, resp.Text)
 	err = r.Store.StoreAnswer(context.Background(), store.Answer{SampleID: t.sampleID, Content: resp.Text,
 		Truncated: resp.Truncated(), MetadataJSON: string(meta)})
 	if err != nil {
@@ -584,6 +601,7 @@ func (r *Runner) finish(ctx context.Context, fw *fileWork, failed error) {
 		return
 	}
 	bg := context.Background()
+	r.red.flush(bg, r.Store, r.Logger)
 	if failed == nil {
 		err := r.Store.MarkFileDone(bg, store.FileDone{RepoID: fw.key.RepoID, FilePath: fw.key.Path, ContentHash: fw.file.SHA256, BlobOID: fw.file.BlobOID})
 		if err == nil {
@@ -615,6 +633,12 @@ func (r *Runner) plan(ctx context.Context) error {
 			return nil
 		}
 		if repo.LocalPath == "" || repo.HeadCommit == "" || !strings.Contains(repo.Name, r.RepoFilter) {
+			continue
+		}
+		lic := RepoLicense(repo)
+		if ok, why := LicenseAllowed(r.Config.Safety, lic); !ok {
+			r.Logger.Info("repository skipped for its licence", "repo", repo.Name, "licence", lic, "why", why)
+			r.OnEvent(Event{Kind: EventRepoSkipped, Repo: repo.Name, Text: why})
 			continue
 		}
 		if err := r.planRepo(ctx, repo); err != nil {
@@ -677,6 +701,13 @@ func (r *Runner) planRepo(ctx context.Context, repo store.Repo) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", f.Path, err)
 		}
+		if reason == "" {
+			if why := r.red.credentialFile(f.Path, file.Text); why != "" {
+				r.Logger.Info("credential file skipped", "repo", repo.Name, "file", f.Path, "why", why)
+				r.progress.SecretFiles.Add(1)
+				reason = SkipSecretFile
+			}
+		}
 		if reason != "" {
 			r.skipFile(ctx, repo, f, reason, prev, seen)
 			continue
@@ -738,6 +769,10 @@ func (r *Runner) queueFile(ctx context.Context, repo store.Repo, commit string, 
 		return nil
 	}
 	r.OnEvent(Event{Kind: EventFileStarted, Repo: repo.Name, Path: file.Path})
+	// Redacted once per file, before chunking: every prompt (and the
+	// resumed pending questions' chunks) is built from this text, so no
+	// secret can reach the LLM whatever the chunk boundaries.
+	file.Text = r.red.text(store.RedactPrompt, file.Text)
 	chunks := ChunkFile(file.Text, r.budget, r.Config.Generation.ChunkOverlapLines)
 	asked, err := r.Store.AskedChunks(ctx, repo.ID, file.Path, file.BlobOID)
 	if err != nil {

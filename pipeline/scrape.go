@@ -322,17 +322,32 @@ func (s *Scraper) syncOne(ctx context.Context, e RepoEntry, index, total int, op
 	return res, nil
 }
 
-// recordSuccess writes the repository's row. A licence found earlier is
-// kept: scraping does not detect licences.
+// recordSuccess writes the repository's row, with the licence detected at
+// its new HEAD (R-LIC-1). A detection that fails is logged and recorded as
+// NOASSERTION: it never fails the scrape.
 func (s *Scraper) recordSuccess(res SyncResult) error {
 	ctx := context.Background() // record outcomes even while the run is being cancelled
 	r := store.Repo{URL: res.Entry.URL, Name: res.Entry.DisplayName(), LocalPath: res.LocalPath,
 		HeadCommit: res.HeadCommit, DefaultBranch: res.DefaultBranch, LastScraped: time.Now().UTC()}
+	r.License = s.detectLicense(r.Name, res.LocalPath, res.HeadCommit)
 	if old, err := s.Store.RepoByName(ctx, r.Name); err == nil {
-		r.URL, r.License = old.URL, old.License
+		r.URL = old.URL
 	}
 	_, err := s.Store.UpsertRepo(ctx, r)
 	return err
+}
+
+// detectLicense returns the SPDX licence of the repository at dir and
+// commit, or NOASSERTION when it cannot be read.
+func (s *Scraper) detectLicense(name, dir, commit string) string {
+	info, err := DetectLicenseAt(dir, commit)
+	if err != nil {
+		s.Logger.Warn("licence detection failed", "repo", name, "err", err)
+		return store.NoAssertion
+	}
+	s.Logger.Info("licence", "repo", name, "spdx", info.SPDX, "files", info.Files, "coverage", info.Coverage,
+		"detector", info.Detector, "unrecognised", info.Unrecognised)
+	return info.SPDX
 }
 
 // recordFailure keeps the reason in Repos.last_error, creating the row if

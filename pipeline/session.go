@@ -97,6 +97,7 @@ type ServerState struct {
 type Counts struct {
 	FilesPlanned, FilesDone, FilesFailed, FilesSkipped, FilesUnchanged int64
 	Questions, Answers, Truncated, Requests, InFlight                  int64
+	SecretFiles, Redacted                                              int64
 	PromptTokens, CachedTokens, CompletionTokens                       int64
 }
 
@@ -105,6 +106,7 @@ func (s *Snapshot) counts() Counts {
 		FilesPlanned: s.FilesPlanned.Load(), FilesDone: s.FilesDone.Load(), FilesFailed: s.FilesFailed.Load(),
 		FilesSkipped: s.FilesSkipped.Load(), FilesUnchanged: s.FilesUnchanged.Load(),
 		Questions: s.Questions.Load(), Answers: s.Answers.Load(), Truncated: s.Truncated.Load(),
+		SecretFiles: s.SecretFiles.Load(), Redacted: s.Redacted.Load(),
 		Requests: s.Requests.Load(), InFlight: s.InFlight.Load(), PromptTokens: s.PromptTokens.Load(),
 		CachedTokens: s.CachedTokens.Load(), CompletionTokens: s.CompletionTokens.Load(),
 	}
@@ -143,6 +145,7 @@ type Session struct {
 	readPower func() (PowerState, error)
 	environ   []string
 	platform  string
+	allowRaw  bool
 
 	events chan SessionEvent
 	closed chan struct{}
@@ -184,6 +187,8 @@ type SessionOptions struct {
 	// environment, the platform check); tests set them.
 	Environ  []string
 	Platform string
+	// AllowRemoteUnredacted: see ConnectOptions.
+	AllowRemoteUnredacted bool
 }
 
 // NewSession returns an idle session.
@@ -195,7 +200,7 @@ func NewSession(o SessionOptions) *Session {
 		o.ReadPower = ReadPower
 	}
 	return &Session{ws: o.Workspace, cfg: o.Config, st: o.Store, lookupEnv: o.LookupEnv, home: o.Home, log: o.Logger,
-		readPower: o.ReadPower, environ: o.Environ, platform: o.Platform,
+		readPower: o.ReadPower, environ: o.Environ, platform: o.Platform, allowRaw: o.AllowRemoteUnredacted,
 		events: make(chan SessionEvent, 512), closed: make(chan struct{}),
 		scrape: map[string]*RepoProgress{}}
 }
@@ -428,6 +433,8 @@ func (s *Session) runnerEvent(ev Event) {
 			rp.State, rp.Planned, rp.Done, rp.Failed = "scanning", 0, 0, 0
 		case EventRepoScanned:
 			rp.State = "scanned"
+		case EventRepoSkipped:
+			rp.State, rp.Err = "skipped", ev.Text
 		case EventFileStarted:
 			rp.Planned++
 		case EventFileDone:
@@ -468,7 +475,8 @@ func (s *Session) connect(ctx context.Context, cfg Config) (*Connection, error) 
 	}
 	_ = old.Close()
 	conn, err := Connect(ctx, cfg, ConnectOptions{LookupEnv: s.lookupEnv, Home: s.home, Logger: s.log,
-		OnBreaker: s.breakerEvent, OnMLX: s.mlxEvent, Environ: s.environ, Platform: s.platform})
+		OnBreaker: s.breakerEvent, OnMLX: s.mlxEvent, Environ: s.environ, Platform: s.platform,
+		AllowRemoteUnredacted: s.allowRaw})
 	s.mu.Lock()
 	s.conn, s.connKey = conn, key
 	s.mu.Unlock()
@@ -516,7 +524,8 @@ func (s *Session) Probe(ctx context.Context) (llm.ServerInfo, error) {
 		}
 		return llm.ServerInfo{Kind: llm.KindMLX, Model: cfg.MLX.Model}, checkMLX(cfg, s.lookupEnv, s.home, s.platform)
 	}
-	conn, err := Connect(ctx, cfg, ConnectOptions{LookupEnv: s.lookupEnv, Home: s.home, Logger: s.log})
+	conn, err := Connect(ctx, cfg, ConnectOptions{LookupEnv: s.lookupEnv, Home: s.home, Logger: s.log,
+		AllowRemoteUnredacted: s.allowRaw})
 	var info llm.ServerInfo
 	if conn != nil {
 		info = conn.Info

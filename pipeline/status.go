@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"cicdllm/store"
@@ -26,6 +28,11 @@ type Status struct {
 	Power         PowerState
 	PowerErr      error
 	NextStep      string
+
+	// Licenses counts the cloned repositories by the licence scrape
+	// detected (Repos.license): SPDX id or expression → repositories;
+	// NOASSERTION for none (or not detected yet). LicenseSummary formats it.
+	Licenses map[string]int
 }
 
 // SampleTotal counts samples of every status.
@@ -68,12 +75,56 @@ func ReadStatus(ctx context.Context, ws Workspace, st *store.Store) (Status, err
 	if s.Samples == nil {
 		s.Samples = map[string]int64{}
 	}
+	if s.Licenses, err = repoLicenses(ctx, st); err != nil {
+		return Status{}, err
+	}
 	if free, err := DiskFree(ws.DataDir); err == nil {
 		s.DiskFree = free
 	}
 	s.Power, s.PowerErr = ReadPower()
 	s.NextStep = nextStep(s)
 	return s, nil
+}
+
+// repoLicenses counts the cloned repositories per licence.
+func repoLicenses(ctx context.Context, st *store.Store) (map[string]int, error) {
+	repos, err := st.Repos(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("repository licences: %w", err)
+	}
+	out := map[string]int{}
+	for _, r := range repos {
+		if r.HeadCommit == "" {
+			continue
+		}
+		lic := strings.TrimSpace(r.License)
+		if unknownLicenseID(lic) {
+			lic = store.NoAssertion
+		}
+		out[lic]++
+	}
+	return out, nil
+}
+
+// LicenseSummary formats Licenses for `cicdllm status`, most repositories
+// first, then by name: "MIT 3, Apache-2.0 1, NOASSERTION 1"; "" when no
+// repository is cloned.
+func (s Status) LicenseSummary() string {
+	keys := make([]string, 0, len(s.Licenses))
+	for k := range s.Licenses {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if s.Licenses[keys[i]] != s.Licenses[keys[j]] {
+			return s.Licenses[keys[i]] > s.Licenses[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, s.Licenses[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // nextStep tells the user what to run next, in the order the pipeline

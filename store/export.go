@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"zombiezen.com/go/sqlite"
@@ -18,6 +20,14 @@ type ExportQuery struct {
 	RepoIDs          []int64   // empty: every repository
 	MinScore         *float64  // a human rating counts before the judge's score
 	Since            time.Time // created at or after; zero: any time
+	// Licenses keeps samples whose repository's licence (Repos.license) is
+	// made only of these SPDX ids, compared case-insensitively: a
+	// repository under "MIT AND Apache-2.0" (or an expression such as
+	// "(MIT OR Apache-2.0)") needs every id in the list; an undetected
+	// licence ("" or NOASSERTION) matches only when NOASSERTION is listed.
+	// Entries may themselves be expressions; their ids are taken. Empty:
+	// every licence.
+	Licenses []string
 }
 
 // ExportSample is a sample with its turns and its repository's provenance.
@@ -110,7 +120,22 @@ const exportWhere = `s.status IN (SELECT value FROM json_each(:statuses))
 	AND (:truncated OR s.truncated = 0)
 	AND (:repos IS NULL OR s.repo_id IN (SELECT value FROM json_each(:repos)))
 	AND (:min_score IS NULL OR COALESCE(NULLIF(s.human_rating, 0), s.sample_quality_score) >= :min_score)
-	AND (:since IS NULL OR s.creation_date >= :since)`
+	AND (:since IS NULL OR s.creation_date >= :since)
+	AND (:licenses IS NULL OR s.repo_id IN (SELECT lr.repo_id FROM Repos lr WHERE lr.repo_id NOT IN (` + licenseMisfitSQL + `)))`
+
+// licenseMisfitSQL lists the repositories whose licence has an id outside
+// :licenses. A licence is split into its ids as LicenseIDs does: upper
+// case, parentheses dropped, OR read as AND, then cut at every " AND " (an
+// id WITH its exception stays one id). An empty licence is one empty id,
+// which no list holds, and NOASSERTION is an id like any other.
+const licenseMisfitSQL = `WITH RECURSIVE lic(repo_id, rest, part) AS (
+		SELECT repo_id, replace(replace(replace(upper(trim(CASE WHEN trim(license) = '' THEN 'NOASSERTION' ELSE license END)),
+			'(', ''), ')', ''), ' OR ', ' AND ') || ' AND ', NULL FROM Repos
+		UNION ALL
+		SELECT repo_id, substr(rest, instr(rest, ' AND ') + 5), trim(substr(rest, 1, instr(rest, ' AND ') - 1))
+		FROM lic WHERE rest <> ''
+	)
+	SELECT repo_id FROM lic WHERE part IS NOT NULL AND part NOT IN (SELECT value FROM json_each(:licenses))`
 
 func exportArgs(q ExportQuery) (map[string]any, error) {
 	statuses := q.Statuses
@@ -126,7 +151,25 @@ func exportArgs(q ExportQuery) (map[string]any, error) {
 	}
 	sj, _ := json.Marshal(statuses)
 	args := map[string]any{":statuses": string(sj), ":truncated": q.IncludeTruncated,
-		":repos": nil, ":min_score": nil, ":since": sqlTime(q.Since)}
+		":repos": nil, ":min_score": nil, ":since": sqlTime(q.Since), ":licenses": nil}
+	if len(q.Licenses) > 0 {
+		var ids []string
+		seen := map[string]bool{}
+		for _, l := range q.Licenses {
+			for _, id := range LicenseIDs(l) {
+				if u := strings.ToUpper(id); !seen[u] {
+					seen[u] = true
+					ids = append(ids, u)
+				}
+			}
+		}
+		if len(ids) == 0 {
+			return nil, fmt.Errorf("the licence filter %q names no licence", strings.Join(q.Licenses, ","))
+		}
+		sort.Strings(ids)
+		lj, _ := json.Marshal(ids)
+		args[":licenses"] = string(lj)
+	}
 	if len(q.RepoIDs) > 0 {
 		rj, _ := json.Marshal(q.RepoIDs)
 		args[":repos"] = string(rj)

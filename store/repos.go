@@ -143,3 +143,43 @@ func (s *Store) SetRepoError(ctx context.Context, repoID int64, msg string) erro
 	}
 	return nil
 }
+
+// NoAssertion is the licence of a repository whose licence could not be
+// determined (the SPDX "NOASSERTION").
+const NoAssertion = "NOASSERTION"
+
+// LicenseIDs splits an SPDX licence expression into its licence ids, in
+// order and without repeats (compared case-insensitively): "(MIT OR
+// Apache-2.0) AND BSD-3-Clause" gives MIT, Apache-2.0, BSD-3-Clause. OR is
+// read like AND, so a filter or an allow-list accepts an expression only
+// when it accepts every id in it. An id WITH its exception stays one id
+// ("GPL-2.0 WITH Classpath-exception-2.0"); words not joined by an
+// operator stay one id too. An empty expression has no ids. The export
+// filter (ExportQuery.Licenses) splits licences the same way in SQL.
+func LicenseIDs(expr string) []string {
+	var out []string
+	seen := map[string]bool{}
+	var cur []string
+	flush := func() {
+		if len(cur) > 0 {
+			id := strings.Join(cur, " ")
+			if u := strings.ToUpper(id); !seen[u] {
+				seen[u] = true
+				out = append(out, id)
+			}
+		}
+		cur = cur[:0]
+	}
+	for _, tok := range strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(expr)) {
+		switch strings.ToUpper(tok) {
+		case "AND", "OR":
+			flush()
+		case "WITH":
+			cur = append(cur, "WITH")
+		default:
+			cur = append(cur, tok)
+		}
+	}
+	flush()
+	return out
+}

@@ -19,7 +19,7 @@ const appID = 0x63696364
 func schema() sqlitemigration.Schema {
 	return sqlitemigration.Schema{
 		AppID:      appID,
-		Migrations: []string{migration1, migration2},
+		Migrations: []string{migration1, migration2, migration3},
 	}
 }
 
@@ -175,4 +175,16 @@ CREATE INDEX IF NOT EXISTS TrainingSamples_status_file_key
 	ON TrainingSamples (status, file_path, sample_id);
 CREATE INDEX IF NOT EXISTS TrainingSamples_edited
 	ON TrainingSamples (sample_id) WHERE edited_at IS NOT NULL;
+`
+
+// migration3 counts redactions per stage (prompt: code sent to the LLM,
+// output: what the LLM wrote) and rule. Only counts are kept:
+// never a secret, not even hashed.
+const migration3 = `
+CREATE TABLE IF NOT EXISTS Redactions (
+	stage TEXT NOT NULL,
+	rule  TEXT NOT NULL,
+	count INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (stage, rule)
+) WITHOUT ROWID;
 `

@@ -98,7 +98,7 @@ func TestOpenPragmasOnEveryPooledConn(t *testing.T) {
 			"journal_mode":   "wal",
 			"foreign_keys":   "1",
 			"synchronous":    "1", // NORMAL
-			"user_version":   "2",
+			"user_version":   "3",
 		}
 		for pragma, w := range want {
 			if got := get(pragma); got != w {
@@ -106,7 +106,7 @@ func TestOpenPragmasOnEveryPooledConn(t *testing.T) {
 			}
 		}
 	}
-	if n := len(schema().Migrations); n != 2 {
+	if n := len(schema().Migrations); n != 3 {
 		t.Errorf("user_version expectation is stale: %d migrations", n)
 	}
 }

@@ -190,7 +190,7 @@ func TestFlowEditDeleteUndoExport(t *testing.T) {
 	typeKeys(tm, "enter")
 	var out string
 	waitUntil(t, "the exported file", func() bool {
-		matches, _ := filepath.Glob(filepath.Join(f.dir, "exports", "[^.]*")) // not the temporary file
+		matches, _ := filepath.Glob(filepath.Join(f.dir, "exports", "*.jsonl")) // not the temporary file
 		if len(matches) == 1 {
 			out = matches[0]
 			return true

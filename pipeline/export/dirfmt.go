@@ -332,7 +332,7 @@ func hfCard(s Summary, o Options) string {
 		mdCountTable(&b, "Language", s.Languages)
 	}
 
-	b.WriteString("## Sources\n\n")
+	b.WriteString("## Source repositories\n\n")
 	if len(s.Sources) == 0 {
 		b.WriteString("No source repositories recorded.\n\n")
 	} else {
@@ -348,6 +348,9 @@ func hfCard(s Summary, o Options) string {
 			commit := "–"
 			if r.Commit != "" {
 				commit = "`" + mdCell(r.Commit) + "`"
+			}
+			if len(r.Commits) > 1 {
+				commit += fmt.Sprintf(" and %d more", len(r.Commits)-1)
 			}
 			lic := r.License
 			if unknownLicense(lic) {
@@ -374,15 +377,37 @@ func hfCard(s Summary, o Options) string {
 	case "unknown":
 		b.WriteString("The licences of the source repositories could not be determined (NOASSERTION), so this card declares `license: unknown`. ")
 	case "other":
-		b.WriteString("The source repositories are under different or non-standard licences, so this card declares `license: other`. ")
+		b.WriteString("The source repositories are under different or non-standard licences (" +
+			strings.Join(backquoteAll(sortedLicenses(s.Licenses)), ", ") + "), so this card declares `license: other`. ")
 	default:
 		fmt.Fprintf(&b, "Every source repository is under the same licence, declared in this card as `%s`. ", license)
 	}
 	b.WriteString("The questions and answers were generated from, and may quote, the source files listed above; " +
 		"quoted code remains under its repository's licence and copyright, and redistributing this dataset may require " +
 		"the attribution and notices those licences ask for (repository, commit and, with metadata, file and lines are " +
-		"recorded for that purpose). Check the terms of the generating models as well.\n")
+		"recorded for that purpose). `ATTRIBUTION.md` lists every source repository with its commits, licence, record count, " +
+		"copyright lines and NOTICE file. Check the terms of the generating models as well.\n")
 	return b.String()
+}
+
+// sortedLicenses lists the licences of m with records, unknown ones as NOASSERTION, sorted.
+func sortedLicenses(m map[string]int) []string {
+	seen := map[string]bool{}
+	var out []string
+	for id, n := range m {
+		if n == 0 {
+			continue
+		}
+		if unknownLicense(id) {
+			id = "NOASSERTION"
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func backquoteAll(ss []string) []string {

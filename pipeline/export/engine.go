@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-enry/go-enry/v2"
 
+	"cicdllm/pipeline/redact"
 	"cicdllm/store"
 )
 
@@ -34,16 +35,27 @@ type Job struct {
 	Limit     int // records written at most; 0 = no limit
 	Shuffle   bool
 	Params    map[string]string // generation parameters for dataset cards
+	// Notices reads the copyright lines and NOTICE files of the source
+	// repositories for ATTRIBUTION.md (pipeline.ReadNotices); nil leaves
+	// them out, saying so in the file.
+	Notices NoticeReader
 	// Progress, when set, hears the number of samples read so far.
 	Progress func(read int)
+	// Secrets, when set, scans every record once more before it is
+	// written (rules change, and curators edit samples): a record that
+	// still holds a secret is left out, or redacted when Redact is set.
+	Secrets *redact.Scanner
+	Redact  bool
 }
 
 // Result sums up an export.
 type Result struct {
 	Records map[string]int // written, per split ("train" when not split)
 	Skipped map[string]int // by reason
-	Files   []string       // every file written
-	Bytes   int64
+	Files   []string       // every file written, the attribution included
+	Bytes   int64          // bytes of the data and the format's files (not of the attribution)
+	// Redacted counts secrets replaced by rule (Job.Redact).
+	Redacted map[string]int
 }
 
 // Total is the number of records written.
@@ -65,7 +77,7 @@ const batchSize = 500
 // interrupted export leaves the previous output or none, never half of
 // one. Two runs over the same data write the same bytes.
 func Run(ctx context.Context, j Job) (Result, error) {
-	res := Result{Records: map[string]int{}, Skipped: map[string]int{}}
+	res := Result{Records: map[string]int{}, Skipped: map[string]int{}, Redacted: map[string]int{}}
 	if _, err := os.Lstat(j.Output); err == nil && !j.Force {
 		return res, fmt.Errorf("%s: %w; pass --force to replace it", j.Output, ErrExists)
 	}
@@ -82,11 +94,17 @@ func Run(ctx context.Context, j Job) (Result, error) {
 		return res, err
 	}
 	defer out.abandon()
+	attrName := AttributionFile
+	if !j.Format.Dir {
+		if attrName, err = attributionName(j.Output); err != nil {
+			return res, err
+		}
+	}
 
 	sum := Summary{Name: strings.TrimSuffix(filepath.Base(j.Output), filepath.Ext(j.Output)), Template: j.Format.Name,
 		Splits: map[string]int{}, Repos: map[string]int{}, Languages: map[string]int{}, Models: map[string]int{},
 		Licenses: map[string]int{}, Params: j.Params}
-	sources := map[string]Source{}
+	sources := map[string]*sourceAcc{}
 	langs := map[string]bool{}
 	for _, l := range j.Languages {
 		langs[strings.ToLower(l)] = true
@@ -103,6 +121,10 @@ func Run(ctx context.Context, j Job) (Result, error) {
 		rec := toRecord(sm)
 		if len(langs) > 0 && !langs[strings.ToLower(rec.Meta.Language)] {
 			res.Skipped["language"]++
+			return nil
+		}
+		if j.Secrets != nil && !scanRecord(j.Secrets, j.Redact, &rec, res.Redacted) {
+			res.Skipped["contains a secret (export --redact redacts it instead)"]++
 			return nil
 		}
 		q, a := firstUser(rec), lastAssistant(rec)
@@ -136,9 +158,13 @@ func Run(ctx context.Context, j Job) (Result, error) {
 		sum.Languages[orDefault(rec.Meta.Language, "unknown")]++
 		sum.Models[orDefault(sm.Model, "unknown")]++
 		sum.Licenses[orDefault(sm.License, "NOASSERTION")]++
-		if _, ok := sources[sm.RepoName]; !ok {
-			sources[sm.RepoName] = Source{Name: sm.RepoName, URL: sm.RepoURL, Commit: sm.CommitSHA, License: orDefault(sm.License, "NOASSERTION")}
+		src := sources[sm.RepoName]
+		if src == nil {
+			src = &sourceAcc{Source: Source{Name: sm.RepoName, URL: sm.RepoURL, License: orDefault(sm.License, "NOASSERTION")},
+				commits: map[string]bool{}}
+			sources[sm.RepoName] = src
 		}
+		src.add(sm)
 		// The newest sample dates the card, so re-exporting the same data
 		// writes the same bytes.
 		if sm.CreatedAt.After(sum.Created) {
@@ -150,8 +176,19 @@ func Run(ctx context.Context, j Job) (Result, error) {
 		return res, err
 	}
 	for _, name := range slices.Sorted(maps.Keys(sources)) {
-		sum.Sources = append(sum.Sources, sources[name])
+		sum.Sources = append(sum.Sources, sources[name].source())
 	}
+	notices, err := readNotices(ctx, j, sum.Sources)
+	if err != nil {
+		return res, err
+	}
+	base := filepath.Base(j.Output)
+	// The attribution is not counted in Bytes: that is the dataset's size.
+	n := out.bytes
+	if err := out.writeFile(attrName, renderAttribution(base, sum.Sources, notices)); err != nil {
+		return res, err
+	}
+	out.attr, out.bytes = attrName, n
 	if j.Format.Aux != nil {
 		aux, err := j.Format.Aux(sum, j.Options)
 		if err != nil {
@@ -171,6 +208,74 @@ func Run(ctx context.Context, j Job) (Result, error) {
 }
 
 var errStop = errors.New("limit reached")
+
+// sourceAcc gathers a source repository's records as they are written.
+type sourceAcc struct {
+	Source
+	commits  map[string]bool
+	newest   time.Time
+	newestID int64
+}
+
+func (a *sourceAcc) add(sm store.ExportSample) {
+	a.Records++
+	if sm.CommitSHA == "" {
+		return
+	}
+	a.commits[sm.CommitSHA] = true
+	// The newest record names the commit, whatever the order of the
+	// export (shuffled or not).
+	if a.Commit == "" || sm.CreatedAt.After(a.newest) || (sm.CreatedAt.Equal(a.newest) && sm.ID > a.newestID) {
+		a.Commit, a.newest, a.newestID = sm.CommitSHA, sm.CreatedAt, sm.ID
+	}
+}
+
+func (a *sourceAcc) source() Source {
+	s := a.Source
+	if s.Commit != "" {
+		s.Commits = []string{s.Commit}
+	}
+	for _, c := range slices.Sorted(maps.Keys(a.commits)) {
+		if c != s.Commit {
+			s.Commits = append(s.Commits, c)
+		}
+	}
+	return s
+}
+
+// readNotices reads the notices of every source that has a clone, keyed by
+// name; a source left out could not be read. Without a NoticeReader it
+// returns nil: nothing was read.
+func readNotices(ctx context.Context, j Job, sources []Source) (map[string]Notices, error) {
+	if j.Notices == nil {
+		return nil, nil
+	}
+	out := map[string]Notices{}
+	if len(sources) == 0 {
+		return out, nil
+	}
+	repos, err := j.Store.Repos(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dirs := map[string]string{}
+	for _, r := range repos {
+		dirs[r.Name] = r.LocalPath
+	}
+	for _, s := range sources {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		dir := dirs[s.Name]
+		if dir == "" || len(s.Commits) == 0 {
+			continue
+		}
+		if n, err := j.Notices(dir, s.Commits); err == nil {
+			out[s.Name] = n
+		}
+	}
+	return out, nil
+}
 
 func orDefault(s, d string) string {
 	if s == "" {
@@ -235,6 +340,26 @@ func forEachSample(ctx context.Context, j Job, fn func(store.ExportSample) error
 }
 
 // toRecord turns a stored sample into the formats' record.
+// scanRecord checks every turn for secrets. It reports false when one was
+// found and redaction is off; with redaction on it replaces them, counting
+// by rule.
+func scanRecord(sc *redact.Scanner, redactThem bool, rec *Record, counts map[string]int) bool {
+	for i, t := range rec.Turns {
+		if !redactThem {
+			if len(sc.Find(t.Content)) > 0 {
+				return false
+			}
+			continue
+		}
+		out, findings := sc.Redact(t.Content)
+		for _, f := range findings {
+			counts[f.Rule]++
+		}
+		rec.Turns[i].Content = out
+	}
+	return true
+}
+
 func toRecord(sm store.ExportSample) Record {
 	r := Record{Meta: Metadata{SampleID: sm.ID, Repo: sm.RepoName, RepoURL: sm.RepoURL, Path: sm.FilePath,
 		Commit: sm.CommitSHA, License: sm.License, LineStart: sm.LineStart, LineEnd: sm.LineEnd,
@@ -282,6 +407,7 @@ type output struct {
 	writers map[string]*splitFile
 	files   []string
 	bytes   int64
+	attr    string // the attribution, moved into place before the data of a file export
 	done    bool
 }
 
@@ -356,7 +482,20 @@ func (o *output) writeFile(rel string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
+	// Synced like the data files, so a crash after the rename never
+	// leaves an empty card or attribution.
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", rel, err)
 	}
 	o.bytes += int64(len(data))
@@ -391,8 +530,14 @@ func (o *output) commit() error {
 			return err
 		}
 	} else {
-		// File formats: move each data file out of the temporary directory.
-		for _, rel := range o.files {
+		// File formats: move each file out of the temporary directory,
+		// the attribution first, so an interruption never leaves new data
+		// beside an older attribution that may lack its sources.
+		order := slices.DeleteFunc(slices.Clone(o.files), func(f string) bool { return f == o.attr })
+		if o.attr != "" {
+			order = append([]string{o.attr}, order...)
+		}
+		for _, rel := range order {
 			target := filepath.Join(filepath.Dir(o.j.Output), rel)
 			if err := os.Rename(filepath.Join(o.tmp, rel), target); err != nil {
 				return fmt.Errorf("move %s into place: %w", rel, err)

@@ -151,7 +151,7 @@ func TestExportIsAtomicDeterministicAndRefusesOverwrite(t *testing.T) {
 		t.Error("two exports of the same data differ")
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
+	if len(entries) != 2 || entries[0].Name() != AttributionFile {
 		t.Errorf("left behind: %v", entries)
 	}
 	// A cancelled export leaves the old file untouched and no temp files.
@@ -164,7 +164,7 @@ func TestExportIsAtomicDeterministicAndRefusesOverwrite(t *testing.T) {
 	if now, _ := os.ReadFile(out); !bytes.Equal(now, first) {
 		t.Error("a cancelled export changed the target")
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
 		t.Errorf("a cancelled export left: %v", entries)
 	}
 }
@@ -303,7 +303,7 @@ func TestExportNothingSelectedWritesEmptyFile(t *testing.T) {
 	if err != nil || res.Total() != 0 || res.Skipped["language"] != 10 || !strings.HasPrefix(string(data), "user_content,assistant_content") || strings.Count(string(data), "\n") != 1 {
 		t.Errorf("empty export: %q, %+v, %v", data, res, err)
 	}
-	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 1 {
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 2 || entries[0].Name() != AttributionFile {
 		t.Errorf("left behind: %v", entries)
 	}
 }

@@ -187,7 +187,16 @@ type Summary struct {
 }
 
 // Source is one source repository of an export.
-type Source struct{ Name, URL, Commit, License string }
+type Source struct {
+	Name, URL string
+	// Commit is the commit of the repository's newest exported record;
+	// Commits lists every commit its exported records were generated
+	// from, Commit first, the rest sorted.
+	Commit  string
+	Commits []string
+	License string // SPDX licence ("NOASSERTION" when unknown)
+	Records int    // records written from it
+}
 
 var formats = []*Format{
 	csvFormat,

@@ -68,6 +68,8 @@ func liveState(p pipeline.RepoProgress) string {
 			return "failed"
 		}
 		return "failed: " + common.OneLine(p.Err)
+	case "skipped":
+		return "skipped: " + common.OneLine(p.Err)
 	case "scanning", "scanned":
 		if p.Planned == 0 {
 			return p.State

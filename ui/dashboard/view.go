@@ -324,6 +324,11 @@ func (m Model) progressLines(iw int) []progressLine {
 		if c.Truncated > 0 {
 			files += fmt.Sprintf(" (%d truncated)", c.Truncated)
 		}
+		if c.Redacted > 0 || c.SecretFiles > 0 {
+			// Safety at work, visibly: secrets replaced before they reached
+			// the LLM or the database, credential files never read.
+			files += fmt.Sprintf(" · %d secrets redacted, %d credential files skipped", c.Redacted, c.SecretFiles)
+		}
 		out = append(out, progressLine{files, 2})
 	}
 	out = append(out, progressLine{m.stateLine(), 0})

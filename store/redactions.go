@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"zombiezen.com/go/sqlite"
+)
+
+// Redaction stages.
+const (
+	RedactPrompt = "prompt" // code sent to the LLM
+	RedactOutput = "output" // questions and answers the LLM wrote
+)
+
+// RedactionCount is how often one rule fired at one stage.
+type RedactionCount struct {
+	Stage string
+	Rule  string
+	Count int64
+}
+
+// AddRedactions adds counts by rule for a stage, in one transaction.
+func (s *Store) AddRedactions(ctx context.Context, stage string, byRule map[string]int) error {
+	if len(byRule) == 0 {
+		return nil
+	}
+	rules := make([]string, 0, len(byRule))
+	for r := range byRule {
+		rules = append(rules, r)
+	}
+	sort.Strings(rules) // a stable lock order in the B-tree
+	err := s.write(ctx, func(conn *sqlite.Conn) error {
+		for _, r := range rules {
+			err := execSQL(conn, `
+				INSERT INTO Redactions (stage, rule, count) VALUES (:stage, :rule, :n)
+				ON CONFLICT (stage, rule) DO UPDATE SET count = count + excluded.count;`,
+				map[string]any{":stage": stage, ":rule": r, ":n": byRule[r]}, nil)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record redaction counts: %w", err)
+	}
+	return nil
+}
+
+// Redactions returns every count, by stage then rule.
+func (s *Store) Redactions(ctx context.Context) ([]RedactionCount, error) {
+	var out []RedactionCount
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		return execSQL(conn, `SELECT stage, rule, count FROM Redactions ORDER BY stage, rule;`, nil,
+			func(stmt *sqlite.Stmt) error {
+				out = append(out, RedactionCount{Stage: stmt.ColumnText(0), Rule: stmt.ColumnText(1), Count: stmt.ColumnInt64(2)})
+				return nil
+			})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read redaction counts: %w", err)
+	}
+	return out, nil
+}
