@@ -901,6 +901,10 @@ func (e *cmdEnv) prepareSummary(s *pipeline.Snapshot, took time.Duration) {
 	fmt.Fprintf(e.stdout, "%d files done, %d failed, %d skipped, %d unchanged; %d questions, %d answers (%d truncated); %d requests, %d tokens generated, %.0f%% of prompt tokens cached; %s\n",
 		s.FilesDone.Load(), s.FilesFailed.Load(), s.FilesSkipped.Load(), s.FilesUnchanged.Load(),
 		s.Questions.Load(), s.Answers.Load(), s.Truncated.Load(), s.Requests.Load(), s.CompletionTokens.Load(), cachedPct, took.Round(time.Second))
+	if n := s.QuestionsDropped.Load(); n > 0 {
+		fmt.Fprintf(e.stdout, "%s dropped before answering: too similar to one already stored (generation.near_duplicate_threshold)\n",
+			count(int(n), "near-duplicate question", "near-duplicate questions"))
+	}
 	if n, f := s.Redacted.Load(), s.SecretFiles.Load(); n > 0 || f > 0 {
 		fmt.Fprintf(e.stdout, "safety: %s redacted, %s skipped as credentials (per rule: cicdllm stats)\n",
 			count(int(n), "secret", "secrets"), count(int(f), "file", "files"))
@@ -1310,11 +1314,16 @@ func (a *app) statsCommand() *command {
 			if err != nil {
 				return err
 			}
+			dropped, err := st.Counter(ctx, store.CounterNearDuplicateQuestions)
+			if err != nil {
+				return err
+			}
 			if format == "json" {
-				return e.printStatsJSON(s, red)
+				return e.printStatsJSON(s, red, dropped)
 			}
 			e.printStatsTable(s)
 			printRedactions(e.stdout, red)
+			fmt.Fprintf(e.stdout, "\nNear-duplicate questions dropped before answering: %d\n", dropped)
 			return nil
 		},
 	}
@@ -1326,8 +1335,10 @@ type statsJSON struct {
 	Repositories []repoJSON    `json:"repositories"`
 	Quality      []scoreJSON   `json:"quality_distribution"`
 	Failures     []failureJSON `json:"failed_files"`
-	// Redactions: stage (prompt, output, export) → rule → count.
+	// Redactions: stage (prompt, output) → rule → count.
 	Redactions map[string]map[string]int64 `json:"redactions"`
+	// NearDuplicates: questions dropped at generation as near-duplicates.
+	NearDuplicates int64 `json:"near_duplicate_questions_dropped"`
 }
 
 type repoJSON struct {
@@ -1352,9 +1363,9 @@ type failureJSON struct {
 	FailedAt time.Time `json:"failed_at"`
 }
 
-func (e *cmdEnv) printStatsJSON(s pipeline.Statistics, red []store.RedactionCount) error {
+func (e *cmdEnv) printStatsJSON(s pipeline.Statistics, red []store.RedactionCount, dropped int64) error {
 	out := statsJSON{Repositories: []repoJSON{}, Quality: []scoreJSON{}, Failures: []failureJSON{},
-		Redactions: map[string]map[string]int64{}}
+		Redactions: map[string]map[string]int64{}, NearDuplicates: dropped}
 	for _, r := range red {
 		if out.Redactions[r.Stage] == nil {
 			out.Redactions[r.Stage] = map[string]int64{}

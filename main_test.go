@@ -549,7 +549,9 @@ func TestPrepareSurvivesKills(t *testing.T) {
 	}
 	defer s.Close()
 	mustWrite(t, filepath.Join(dir, "repos.txt"), src+"\n")
-	mustWrite(t, filepath.Join(dir, "cicdllm.toml"), "[llm]\nbase_url = \""+url+"\"\n[generation]\nquestions_per_chunk = 3\nmax_tokens = 96\n[battery]\nenabled = false\n")
+	// Near-duplicate control off: every question must come back as a
+	// sample, so a lost or doubled one shows in the count.
+	mustWrite(t, filepath.Join(dir, "cicdllm.toml"), "[llm]\nbase_url = \""+url+"\"\n[generation]\nquestions_per_chunk = 3\nmax_tokens = 96\nnear_duplicate_threshold = 0\n[battery]\nenabled = false\n")
 	if r := runCLI(t, nil, "scrape", "--workdir", dir); r.code != 0 {
 		t.Fatalf("scrape: %s %s", r.stdout, r.stderr)
 	}

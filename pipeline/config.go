@@ -65,7 +65,7 @@ type GenerationConfig struct {
 	MaxFileAttempts        int     `toml:"max_file_attempts" doc:"Attempts per file before it is recorded as failed (see cicdllm retry)."`
 	ChunkOverlapLines      int     `toml:"chunk_overlap_lines" doc:"Lines repeated between neighbouring chunks when a file is split into line windows."`
 	MinChunkTokens         int     `toml:"min_chunk_tokens" doc:"Smallest chunk a too-long chunk is split into before the file is recorded as failed."`
-	NearDuplicateThreshold float64 `toml:"near_duplicate_threshold" doc:"Drop a new question this similar (Jaccard, 0-1) to one already stored for the repository; 0 turns it off."`
+	NearDuplicateThreshold float64 `toml:"near_duplicate_threshold" doc:"Drop a new question, before it is answered, when it is this similar (Jaccard index of word pairs, 0-1) to one already stored for the repository; 0 turns it off."`
 }
 
 // FilesConfig selects the files of each repository.

@@ -52,7 +52,8 @@ type Runner struct {
 	params   string
 	progress Snapshot
 
-	red *safetyFilter // [safety]; nil when off
+	red    *safetyFilter  // [safety]; nil when off
+	dedupQ *questionDedup // near-duplicate questions; nil when off
 
 	mu      sync.Mutex
 	live    []*liveSlot // one per worker, for Activity
@@ -112,6 +113,7 @@ type Snapshot struct {
 	Questions, Answers, Truncated                                      atomic.Int64
 	SecretFiles                                                        atomic.Int64 // skipped as credentials
 	Redacted                                                           atomic.Int64 // secrets replaced, prompts and output
+	QuestionsDropped                                                   atomic.Int64 // near-duplicates of stored questions
 	Requests, InFlight                                                 atomic.Int64
 	PromptTokens, CachedTokens, CompletionTokens                       atomic.Int64
 	// Answer prompts share their prefix (system text and code) within a
@@ -170,6 +172,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	if r.red != nil {
 		r.red.counter = &r.progress.Redacted
+	}
+	if r.Dry == nil {
+		r.dedupQ = newQuestionDedup(r.Config.Generation.NearDuplicateThreshold, r.Store)
 	}
 	r.mu.Lock()
 	r.initLocked()
@@ -506,6 +511,19 @@ func (r *Runner) ask(ctx context.Context, t *task) ([]*task, error) {
 	}
 	for i, q := range questions {
 		questions[i] = r.red.text(store.RedactOutput, q) // a model can echo or invent secrets
+	}
+	questions, dropped, err := r.dedupQ.keep(ctx, fw.key.RepoID, questions)
+	if err != nil {
+		return nil, fmt.Errorf("near-duplicate check: %w", err)
+	}
+	if dropped > 0 {
+		r.progress.QuestionsDropped.Add(int64(dropped))
+		if err := r.Store.AddCounter(context.Background(), store.CounterNearDuplicateQuestions, int64(dropped)); err != nil {
+			r.Logger.Error("count dropped questions", "err", err)
+		}
+	}
+	if len(questions) == 0 {
+		return nil, nil // every question repeated one already stored
 	}
 	nq := make([]store.NewQuestion, len(questions))
 	for i, q := range questions {

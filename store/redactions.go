@@ -64,3 +64,37 @@ func (s *Store) Redactions(ctx context.Context) ([]RedactionCount, error) {
 	}
 	return out, nil
 }
+
+// CounterNearDuplicateQuestions counts questions dropped at generation
+// because a stored question of the same repository was too similar.
+const CounterNearDuplicateQuestions = "near_duplicate_questions"
+
+// AddCounter adds n to a named running total.
+func (s *Store) AddCounter(ctx context.Context, name string, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(conn *sqlite.Conn) error {
+		return execSQL(conn, `
+			INSERT INTO Counters (name, value) VALUES (:name, :n)
+			ON CONFLICT (name) DO UPDATE SET value = value + excluded.value;`,
+			map[string]any{":name": name, ":n": n}, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("update counter %s: %w", name, err)
+	}
+	return nil
+}
+
+// Counter returns a running total (0 when never added to).
+func (s *Store) Counter(ctx context.Context, name string) (int64, error) {
+	var v int64
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		return execSQL(conn, `SELECT value FROM Counters WHERE name = :name;`, map[string]any{":name": name},
+			func(stmt *sqlite.Stmt) error { v = stmt.ColumnInt64(0); return nil })
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read counter %s: %w", name, err)
+	}
+	return v, nil
+}

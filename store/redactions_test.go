@@ -26,3 +26,19 @@ func TestRedactionCountsAddUp(t *testing.T) {
 		t.Fatalf("Redactions = %+v, want %+v", got, want)
 	}
 }
+
+func TestCountersAddUp(t *testing.T) {
+	s := openTest(t, Options{Lock: true})
+	ctx := t.Context()
+	if n, err := s.Counter(ctx, CounterNearDuplicateQuestions); err != nil || n != 0 {
+		t.Fatalf("fresh counter = %d, %v", n, err)
+	}
+	for _, n := range []int64{2, 0, 5} {
+		if err := s.AddCounter(ctx, CounterNearDuplicateQuestions, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Counter(ctx, CounterNearDuplicateQuestions); err != nil || n != 7 {
+		t.Fatalf("counter = %d, %v; want 7", n, err)
+	}
+}

@@ -19,7 +19,7 @@ const appID = 0x63696364
 func schema() sqlitemigration.Schema {
 	return sqlitemigration.Schema{
 		AppID:      appID,
-		Migrations: []string{migration1, migration2, migration3},
+		Migrations: []string{migration1, migration2, migration3, migration4},
 	}
 }
 
@@ -186,5 +186,14 @@ CREATE TABLE IF NOT EXISTS Redactions (
 	rule  TEXT NOT NULL,
 	count INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (stage, rule)
+) WITHOUT ROWID;
+`
+
+// migration4 keeps running totals of things that leave no row behind,
+// such as near-duplicate questions dropped before they were answered.
+const migration4 = `
+CREATE TABLE IF NOT EXISTS Counters (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 `

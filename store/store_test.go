@@ -98,7 +98,7 @@ func TestOpenPragmasOnEveryPooledConn(t *testing.T) {
 			"journal_mode":   "wal",
 			"foreign_keys":   "1",
 			"synchronous":    "1", // NORMAL
-			"user_version":   "3",
+			"user_version":   "4",
 		}
 		for pragma, w := range want {
 			if got := get(pragma); got != w {
@@ -106,7 +106,7 @@ func TestOpenPragmasOnEveryPooledConn(t *testing.T) {
 			}
 		}
 	}
-	if n := len(schema().Migrations); n != 3 {
+	if n := len(schema().Migrations); n != 4 {
 		t.Errorf("user_version expectation is stale: %d migrations", n)
 	}
 }
