@@ -984,7 +984,7 @@ func progressLine(s *pipeline.Snapshot, slots int, elapsed time.Duration) string
 // reads the merged config.
 type exportFlags struct {
 	template, output, system, llamaDate, repo, language, since, dedup, split string
-	force, bos, withMetadata, shuffle, redact                                bool
+	force, bos, withMetadata, shuffle, redact, requireValidCode              bool
 	licenses                                                                 []string
 	includeStale, includeDeleted, includePending, includeTruncated           bool
 	minScore, nearThreshold                                                  float64
@@ -1024,6 +1024,7 @@ func (a *app) exportCommand() *command {
 				return nil
 			})
 			fs.BoolVar(&f.redact, "redact", false, "redact secrets still found in samples instead of leaving those samples out")
+			fs.BoolVar(&f.requireValidCode, "require-valid-code", false, "leave out samples whose Go, JSON, YAML or TOML code blocks do not parse")
 		},
 		flagKeys: map[string]string{"template": "export.template", "system": "export.system_prompt", "dedup": "export.dedup",
 			"near-threshold": "export.near_duplicate_threshold", "split": "export.split", "seed": "export.seed",
@@ -1089,7 +1090,7 @@ func (e *cmdEnv) runExport(ctx context.Context, f exportFlags) error {
 	// The CLI and the UI's export dialog build the job the same way.
 	job, err := pipeline.NewExportJob(e.cfg.Config, st, pipeline.ExportSpec{
 		Output: f.output, Force: f.force, Statuses: statuses, IncludeTruncated: f.includeTruncated,
-		RepoMatch: f.repo, Languages: []string{f.language}, Since: since, Licenses: f.licenses, Redact: f.redact,
+		RepoMatch: f.repo, Languages: []string{f.language}, Since: since, Licenses: f.licenses, Redact: f.redact, RequireValidCode: f.requireValidCode,
 		Limit: f.limit, Shuffle: f.shuffle, LlamaDate: f.llamaDate})
 	var specErr *pipeline.ExportSpecError
 	if errors.As(err, &specErr) {
@@ -1324,6 +1325,11 @@ func (a *app) statsCommand() *command {
 			e.printStatsTable(s)
 			printRedactions(e.stdout, red)
 			fmt.Fprintf(e.stdout, "\nNear-duplicate questions dropped before answering: %d\n", dropped)
+			flags, err := st.Counters(ctx, store.CounterFlagPrefix)
+			if err != nil {
+				return err
+			}
+			printFlags(e.stdout, flags)
 			return nil
 		},
 	}
@@ -2050,4 +2056,18 @@ func sumValues(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// printFlags lists how many answers each quality check flagged.
+func printFlags(w io.Writer, flags map[string]int64) {
+	fmt.Fprintln(w, "\nQuality flags (answers flagged at generation)")
+	if len(flags) == 0 {
+		fmt.Fprintln(w, "  none")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, k := range slices.Sorted(maps.Keys(flags)) {
+		fmt.Fprintf(tw, "  %s\t%d\n", k, flags[k])
+	}
+	_ = tw.Flush()
 }

@@ -53,6 +53,8 @@ type ExportSpec struct {
 	// Redact replaces secrets still found in samples instead of leaving
 	// those samples out (export --redact).
 	Redact bool
+	// RequireValidCode leaves out samples whose code blocks do not parse.
+	RequireValidCode bool
 }
 
 // MLXDefaultSplit is the split mlx-lm exports get when none is configured:
@@ -151,6 +153,7 @@ func NewExportJob(cfg Config, st *store.Store, spec ExportSpec) (export.Job, err
 		Options: export.Options{System: c.SystemPrompt, BOS: c.BOS, LlamaDate: spec.LlamaDate, WithMetadata: c.WithMetadata},
 		Dedup:   dedup, Threshold: c.NearDuplicateThreshold, Splits: splits, Seed: int64(c.Seed),
 		Limit: spec.Limit, Shuffle: spec.Shuffle, Notices: ReadNotices, Secrets: secrets, Redact: spec.Redact,
+		RequireValidCode: spec.RequireValidCode,
 		Params: map[string]string{"theme": g.Theme, "temperature": strconv.FormatFloat(g.Temperature, 'g', -1, 64),
 			"max_tokens": strconv.Itoa(g.MaxTokens), "questions_per_chunk": strconv.Itoa(g.QuestionsPerChunk)},
 	}, nil

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -112,4 +113,38 @@ func TestBigramSimilarity(t *testing.T) {
 			t.Errorf("threshold %.1f, %q: duplicate = %v, want %v", c.threshold, c.q, got, c.dup)
 		}
 	}
+}
+
+// Every new answer carries the deterministic quality checks in its
+// metadata, and flag counts reach the Counters table.
+func TestAnswersCarryQualityChecks(t *testing.T) {
+	f := newPrepFixture(t, map[string]string{"a.go": goSource("a", 3)}, sim.Config{Slots: 1})
+	f.run(nil)
+	samples := f.samples(store.StatusActive)
+	if len(samples) == 0 {
+		t.Fatal("no samples")
+	}
+	full, err := f.st.Sample(context.Background(), samples[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta map[string]any
+	for _, turn := range full.Turns {
+		if turn.Role == "assistant" {
+			if err := json.Unmarshal([]byte(turn.MetadataJSON), &meta); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, ok := meta["quality_flags"]; !ok {
+		t.Fatalf("answer metadata lacks quality_flags: %v", meta)
+	}
+	if _, ok := meta["code_blocks"]; !ok {
+		t.Fatalf("answer metadata lacks code_blocks: %v", meta)
+	}
+	counts, err := f.st.Counters(context.Background(), store.CounterFlagPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("quality flags over %d answers: %v", len(samples), counts)
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"cicdllm/llm"
+	"cicdllm/pipeline/quality"
 	"cicdllm/store"
 )
 
@@ -52,7 +53,8 @@ type Runner struct {
 	params   string
 	progress Snapshot
 
-	red    *safetyFilter  // [safety]; nil when off
+	red    *safetyFilter // [safety]; nil when off
+	checks *quality.Checker
 	dedupQ *questionDedup // near-duplicate questions; nil when off
 
 	mu      sync.Mutex
@@ -175,6 +177,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	if r.Dry == nil {
 		r.dedupQ = newQuestionDedup(r.Config.Generation.NearDuplicateThreshold, r.Store)
+		r.checks = quality.NewChecker()
 	}
 	r.mu.Lock()
 	r.initLocked()
@@ -576,10 +579,12 @@ func (r *Runner) answer(ctx context.Context, t *task) error {
 		}
 		budget = min(budget*2, room)
 	}
+	flags, code := r.checkAnswer(fw, t, resp.Text)
 	meta, _ := json.Marshal(map[string]any{
 		"finish_reason": resp.FinishReason, "latency_ms": resp.Duration.Milliseconds(),
 		"prompt_tokens": resp.Usage.PromptTokens, "completion_tokens": resp.Usage.CompletionTokens,
 		"cached_tokens": resp.Usage.CachedTokens, "attempts": resp.Attempts, "model": resp.Model,
+		"quality_flags": flags, "code_blocks": code,
 	})
 	resp.Text = r.red.text(store.RedactOutput, resp.Text)
 	err = r.Store.StoreAnswer(context.Background(), store.Answer{SampleID: t.sampleID, Content: resp.Text,
@@ -593,6 +598,33 @@ func (r *Runner) answer(ctx context.Context, t *task) error {
 	}
 	r.OnEvent(Event{Kind: EventAnswer, Repo: fw.repo.Name, Path: fw.key.Path, Chunk: t.chunk.Index, Question: t.question, Text: resp.Text})
 	return nil
+}
+
+// checkAnswer runs the deterministic quality checks on a new answer: the
+// grounding flags (hallucinated identifiers, refusals, meta talk…) and the
+// parse result of each fenced code block. Both go into the answer's
+// metadata for the UI and export --require-valid-code; flag counts go to
+// the Counters table for stats.
+func (r *Runner) checkAnswer(fw *fileWork, t *task, answer string) ([]quality.Flag, []quality.CodeResult) {
+	if r.checks == nil {
+		return nil, nil
+	}
+	flags := r.checks.Check(quality.Input{Question: t.question, Answer: answer, Chunk: t.chunk.Text,
+		Language: fw.file.Language, Context: fw.file.Text})
+	var code []quality.CodeResult
+	for _, b := range quality.ExtractCode(answer) {
+		code = append(code, quality.ValidateCode(b))
+	}
+	if len(flags) > 0 {
+		add := map[string]int64{}
+		for _, f := range flags {
+			add[store.CounterFlagPrefix+f.Kind]++
+		}
+		if err := r.Store.AddCounters(context.Background(), add); err != nil {
+			r.Logger.Error("count quality flags", "err", err)
+		}
+	}
+	return flags, code
 }
 
 // taskDone finishes the file once its last task is over.

@@ -308,3 +308,63 @@ func TestRedactionKeepsLineNumbers(t *testing.T) {
 		}
 	}
 }
+
+// export --require-valid-code keeps exactly the samples whose code blocks
+// parse (or that have none).
+func TestExportRequireValidCode(t *testing.T) {
+	ws, err := NewWorkspace(t.TempDir(), "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), ws.DBPath, store.Options{Lock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	repoID, err := st.UpsertRepo(ctx, store.Repo{URL: "https://example.com/a/b", Name: "example.com/a/b", HeadCommit: "abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]bool{ // answer → kept
+		"It adds numbers:\n\n```go\nfunc Add(a, b int) int { return a + b }\n```\n":   true,
+		"It adds numbers:\n\n```go\nfunc Add(a, b int) int { return a + }\n```\n":      false,
+		"Config:\n\n```json\n{\"a\": 1,}\n```\n":                                        false,
+		"Config:\n\n```yaml\na: 1\nb: [2, 3]\n```\n":                                    true,
+		"No code here, just a plain explanation of what the function does and why.": true,
+	}
+	var qs []store.NewQuestion
+	var texts []string
+	i := 0
+	for a := range answers {
+		i++
+		qs = append(qs, store.NewQuestion{RepoID: repoID, FilePath: "f.go", CommitSHA: "abc", BlobOID: "b", ChunkIndex: i,
+			LineStart: 1, LineEnd: 2, Question: "Question number " + string(rune('A'+i)) + "?"})
+		texts = append(texts, a)
+	}
+	ids, err := st.InsertPendingQuestions(ctx, qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for k, id := range ids {
+		if err := st.StoreAnswer(ctx, store.Answer{SampleID: id, Content: texts[k]}); err != nil {
+			t.Fatal(err)
+		}
+		if answers[texts[k]] {
+			want++
+		}
+	}
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	job, err := NewExportJob(DefaultConfig(), st, ExportSpec{Template: "chatml-jsonl", Output: out, RequireValidCode: true, Dedup: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := export.Run(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total() != want || res.Skipped["code does not parse"] != len(answers)-want {
+		t.Fatalf("written %d (want %d), skipped %v", res.Total(), want, res.Skipped)
+	}
+}

@@ -69,19 +69,56 @@ func (s *Store) Redactions(ctx context.Context) ([]RedactionCount, error) {
 // because a stored question of the same repository was too similar.
 const CounterNearDuplicateQuestions = "near_duplicate_questions"
 
-// AddCounter adds n to a named running total.
-func (s *Store) AddCounter(ctx context.Context, name string, n int64) error {
-	if n == 0 {
-		return nil
-	}
-	err := s.write(ctx, func(conn *sqlite.Conn) error {
-		return execSQL(conn, `
-			INSERT INTO Counters (name, value) VALUES (:name, :n)
-			ON CONFLICT (name) DO UPDATE SET value = value + excluded.value;`,
-			map[string]any{":name": name, ":n": n}, nil)
+// CounterFlagPrefix + a quality flag kind counts answers flagged so.
+const CounterFlagPrefix = "quality_flag:"
+
+// Counters returns every running total whose name starts with prefix.
+func (s *Store) Counters(ctx context.Context, prefix string) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		return execSQL(conn, `SELECT name, value FROM Counters WHERE substr(name, 1, length(:p)) = :p ORDER BY name;`,
+			map[string]any{":p": prefix}, func(stmt *sqlite.Stmt) error {
+				out[stmt.ColumnText(0)[len(prefix):]] = stmt.ColumnInt64(1)
+				return nil
+			})
 	})
 	if err != nil {
-		return fmt.Errorf("update counter %s: %w", name, err)
+		return nil, fmt.Errorf("read counters: %w", err)
+	}
+	return out, nil
+}
+
+// AddCounter adds n to a named running total.
+func (s *Store) AddCounter(ctx context.Context, name string, n int64) error {
+	return s.AddCounters(ctx, map[string]int64{name: n})
+}
+
+// AddCounters adds to several running totals in one transaction.
+func (s *Store) AddCounters(ctx context.Context, add map[string]int64) error {
+	names := make([]string, 0, len(add))
+	for name, n := range add {
+		if n != 0 {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	err := s.write(ctx, func(conn *sqlite.Conn) error {
+		for _, name := range names {
+			err := execSQL(conn, `
+				INSERT INTO Counters (name, value) VALUES (:name, :n)
+				ON CONFLICT (name) DO UPDATE SET value = value + excluded.value;`,
+				map[string]any{":name": name, ":n": add[name]}, nil)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("update counters %v: %w", names, err)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-enry/go-enry/v2"
 
+	"cicdllm/pipeline/quality"
 	"cicdllm/pipeline/redact"
 	"cicdllm/store"
 )
@@ -46,6 +47,10 @@ type Job struct {
 	// still holds a secret is left out, or redacted when Redact is set.
 	Secrets *redact.Scanner
 	Redact  bool
+	// RequireValidCode leaves out samples whose answers hold a fenced Go,
+	// JSON, YAML or TOML block that does not parse (checked now, so edits
+	// count).
+	RequireValidCode bool
 }
 
 // Result sums up an export.
@@ -121,6 +126,10 @@ func Run(ctx context.Context, j Job) (Result, error) {
 		rec := toRecord(sm)
 		if len(langs) > 0 && !langs[strings.ToLower(rec.Meta.Language)] {
 			res.Skipped["language"]++
+			return nil
+		}
+		if j.RequireValidCode && !codeParses(rec) {
+			res.Skipped["code does not parse"]++
 			return nil
 		}
 		if j.Secrets != nil && !scanRecord(j.Secrets, j.Redact, &rec, res.Redacted) {
@@ -340,6 +349,22 @@ func forEachSample(ctx context.Context, j Job, fn func(store.ExportSample) error
 }
 
 // toRecord turns a stored sample into the formats' record.
+// codeParses reports whether every checkable code block in the
+// assistant's turns parses.
+func codeParses(rec Record) bool {
+	for _, t := range rec.Turns {
+		if t.Role != "assistant" {
+			continue
+		}
+		for _, b := range quality.ExtractCode(t.Content) {
+			if r := quality.ValidateCode(b); r.Checked && !r.OK {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // scanRecord checks every turn for secrets. It reports false when one was
 // found and redaction is off; with redaction on it replaces them, counting
 // by rule.
