@@ -327,10 +327,10 @@ func TestExportRequireValidCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	answers := map[string]bool{ // answer → kept
-		"It adds numbers:\n\n```go\nfunc Add(a, b int) int { return a + b }\n```\n":   true,
-		"It adds numbers:\n\n```go\nfunc Add(a, b int) int { return a + }\n```\n":      false,
-		"Config:\n\n```json\n{\"a\": 1,}\n```\n":                                        false,
-		"Config:\n\n```yaml\na: 1\nb: [2, 3]\n```\n":                                    true,
+		"It adds numbers:\n\n```go\nfunc Add(a, b int) int { return a + b }\n```\n": true,
+		"It adds numbers:\n\n```go\nfunc Add(a, b int) int { return a + }\n```\n":   false,
+		"Config:\n\n```json\n{\"a\": 1,}\n```\n":                                    false,
+		"Config:\n\n```yaml\na: 1\nb: [2, 3]\n```\n":                                true,
 		"No code here, just a plain explanation of what the function does and why.": true,
 	}
 	var qs []store.NewQuestion
