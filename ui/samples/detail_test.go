@@ -462,3 +462,26 @@ func TestDetailPendingSampleHasNothingToEdit(t *testing.T) {
 	d.press("i", "d", "3") // nothing to act on
 	d.noErrors()
 }
+
+// The sample view shows the quality checks prepare stored with the answer.
+func TestDetailShowsQualityChecks(t *testing.T) {
+	f := newFixture(t, 3)
+	ctx := context.Background()
+	ids, err := f.st.InsertPendingQuestions(ctx, []store.NewQuestion{{RepoID: f.repoA, FilePath: "server/handler.go",
+		CommitSHA: f.commit, BlobOID: f.blob, ChunkIndex: 99, LineStart: 1, LineEnd: 5, Question: "What does RotateKeys do?"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := `{"quality_flags":[{"Kind":"unknown_identifier","Detail":"RotateKeys"}],` +
+		`"code_blocks":[{"Lang":"go","OK":false,"Checked":true,"Err":"line 1: expected operand"},{"Lang":"json","OK":true,"Checked":true}]}`
+	if err := f.st.StoreAnswer(ctx, store.Answer{SampleID: ids[0], Content: "It rotates keys.", MetadataJSON: meta}); err != nil {
+		t.Fatal(err)
+	}
+	d := f.detail(t, 160, 40, ids[0], store.SampleQuery{})
+	view := d.m.View()
+	for _, want := range []string{"⚑ unknown_identifier RotateKeys", "✗ go: line 1: expected operand", "✓ json parses"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("the sample view lacks %q:\n%s", want, view)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package samples
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -83,6 +84,7 @@ func (d Detail) headerLines(w int) []string {
 	if sm.Model != "" {
 		fields = append(fields, st.Muted.Render(sm.Model))
 	}
+	fields = append(fields, checkFields(st, sm)...)
 	var lines []string
 	cur, used := "", 0
 	for _, f := range fields {
@@ -231,4 +233,41 @@ func (d Detail) editorView() string {
 		prompt = st.Warn.Render("Discard your changes? y/n")
 	}
 	return common.Fit(title+"\n"+d.ta.View()+"\n"+prompt, d.w, d.h)
+}
+
+// checkFields shows the quality checks prepare stored with the answer:
+// each flag (with what it found), and whether its code blocks parse.
+func checkFields(st common.Styles, sm store.Sample) []string {
+	var meta struct {
+		Flags []struct{ Kind, Detail string } `json:"quality_flags"`
+		Code  []struct {
+			Lang    string
+			OK      bool
+			Checked bool
+			Err     string
+		} `json:"code_blocks"`
+	}
+	for _, t := range sm.Turns {
+		if t.Role == "assistant" && t.MetadataJSON != "" {
+			_ = json.Unmarshal([]byte(t.MetadataJSON), &meta)
+		}
+	}
+	var out []string
+	for _, f := range meta.Flags {
+		text := "⚑ " + f.Kind
+		if f.Detail != "" {
+			text += " " + f.Detail
+		}
+		out = append(out, st.Warn.Render(text))
+	}
+	for _, c := range meta.Code {
+		switch {
+		case !c.Checked:
+		case c.OK:
+			out = append(out, st.OK.Render("✓ "+c.Lang+" parses"))
+		default:
+			out = append(out, st.Error.Render("✗ "+c.Lang+": "+c.Err))
+		}
+	}
+	return out
 }
