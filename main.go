@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -146,6 +147,7 @@ func (a *app) commands() []*command {
 		a.scrapeCommand(),
 		a.prepareCommand(false),
 		a.prepareCommand(true),
+		a.scoreCommand(),
 		a.promptsCommand(),
 		a.exportCommand(),
 		a.mlxCommand(),
@@ -850,6 +852,15 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 	stopTicker()
 	p.clear()
 	e.prepareSummary(r.Progress(), time.Since(start))
+	if err == nil && runCtx.Err() == nil && cfg.Generation.Score {
+		// generation.score: judge the new samples with the same server.
+		sc := &pipeline.Scorer{WS: e.ws, Config: cfg, Store: st, Client: client, Slots: info.Slots, Model: info.Model, Logger: e.logger}
+		rep, serr := sc.Run(runCtx)
+		if serr == nil {
+			fmt.Fprintf(e.stdout, "scored %s (mean %.2f), %d failed\n", count(rep.Scored, "sample", "samples"), rep.Mean, rep.Failed)
+		}
+		err = serr
+	}
 	interrupted := ctx.Err() != nil || runCtx.Err() != nil
 	if err != nil && !interrupted {
 		return err
@@ -2070,4 +2081,73 @@ func printFlags(w io.Writer, flags map[string]int64) {
 		fmt.Fprintf(tw, "  %s\t%d\n", k, flags[k])
 	}
 	_ = tw.Flush()
+}
+
+// ---- score ---------------------------------------------------------------------------
+
+func (a *app) scoreCommand() *command {
+	var rescore, allowRemote bool
+	return &command{
+		name: "score", args: "[--rescore]", summary: "let the model rate every sample (groundedness, correctness, usefulness)", needsEnv: true,
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&rescore, "rescore", false, "score samples that already have a judge score again")
+			fs.BoolVar(&allowRemote, "allow-remote-unredacted", false, "send code to a server on another machine even though safety.redact_secrets is off")
+		},
+		help: `Asks the model to rate each active sample 1-5 for groundedness in its
+source lines, correctness and usefulness, with a one-sentence reason. The
+mean becomes the sample's score (export --min-score), the parts and reason
+go into its metadata. Every judgement is committed as it arrives, so an
+interrupted run resumes with the samples left. A rating you gave in the UI
+is kept apart and never overwritten.
+
+Examples:
+  cicdllm score
+  cicdllm score --rescore`,
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			if len(args) > 0 {
+				return usageError("score takes no arguments, got %q", args[0])
+			}
+			st, err := e.openStore(ctx, true)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			conn, err := pipeline.Connect(ctx, e.cfg.Config, pipeline.ConnectOptions{LookupEnv: e.lookupEnv, Home: e.home(),
+				Logger: e.logger, AllowRemoteUnredacted: allowRemote, OnMLX: e.mlxEventPrinter()})
+			if errors.Is(err, pipeline.ErrRemoteUnredacted) {
+				return usageError("%v", err)
+			}
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			p := newEventPrinter(e.stdout, e.interactive())
+			var scored atomic.Int64
+			sc := &pipeline.Scorer{WS: e.ws, Config: e.cfg.Config, Store: st, Client: conn.Client, Slots: conn.Info.Slots,
+				Model: conn.Info.Model, Logger: e.logger, Rescore: rescore,
+				OnScored: func(id int64, score float64) {
+					n := scored.Add(1)
+					if p.tty {
+						p.mu.Lock()
+						p.clearLocked()
+						p.status = fmt.Sprintf("scoring: %d samples scored", n)
+						p.redrawLocked()
+						p.mu.Unlock()
+					}
+				}}
+			rep, err := sc.Run(ctx)
+			p.clear()
+			if ctx.Err() != nil {
+				return &exitError{code: exitInterrupted, err: errors.New("interrupted; run cicdllm score again to score the rest")}
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "scored %s (mean %.2f), %d failed, %d skipped\n", count(rep.Scored, "sample", "samples"), rep.Mean, rep.Failed, rep.Skipped)
+			if rep.Failed > 0 {
+				return fmt.Errorf("%s could not be scored (see %s); run cicdllm score again to retry them", count(rep.Failed, "sample", "samples"), e.ws.Rel(e.log.Path))
+			}
+			return nil
+		},
+	}
 }

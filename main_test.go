@@ -31,6 +31,7 @@ import (
 	"cicdllm/llm/hfhub"
 	"cicdllm/llm/sim"
 	"cicdllm/pipeline"
+	"cicdllm/pipeline/demo"
 	"cicdllm/store"
 	"cicdllm/ui/ptytest"
 )
@@ -1032,5 +1033,104 @@ func TestDownloadLineRateCountsOnlyFetchedBytes(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("%q lacks %q", line, want)
 		}
+	}
+}
+
+// TestScoreThenExportByScore: score fills a judge score for every active
+// sample (keeping a human rating), a second run has nothing left, and
+// export --min-score picks exactly the samples at or above it.
+func TestScoreThenExportByScore(t *testing.T) {
+	s := sim.New(sim.Config{Slots: 2})
+	url, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := filepath.Join(t.TempDir(), "ws")
+	if err := demo.Create(dir, url); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"scrape"}, {"prepare"}} {
+		if r := runCLI(t, nil, append([]string{"--workdir", dir}, args...)...); r.code != 0 {
+			t.Fatalf("%v: %d %s", args, r.code, r.stderr)
+		}
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	page, err := st.ListSamples(ctx, store.SampleQuery{Statuses: []string{store.StatusActive}, Limit: 1000})
+	if err != nil || len(page.Samples) == 0 {
+		t.Fatal(err, len(page.Samples))
+	}
+	rated := page.Samples[0].ID
+	if err := st.RateSample(ctx, rated, 2); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, nil, "--workdir", dir, "score")
+	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("scored %d samples", len(page.Samples))) {
+		t.Fatalf("score: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, nil, "--workdir", dir, "score"); r.code != 0 || !strings.Contains(r.stdout, "scored 0 samples") {
+		t.Fatalf("second score: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	threshold := 3.5
+	want := 0
+	for _, sm := range page.Samples {
+		full, err := st.Sample(ctx, sm.ID)
+		if err != nil || full.Score == nil || *full.Score < 1 || *full.Score > 5 {
+			t.Fatalf("sample %d: score %v, %v", sm.ID, full.Score, err)
+		}
+		if sm.ID == rated && full.HumanRating != 2 {
+			t.Errorf("the human rating changed to %d", full.HumanRating)
+		}
+		// A human rating counts before the judge's score.
+		effective := *full.Score
+		if full.HumanRating > 0 {
+			effective = float64(full.HumanRating)
+		}
+		if effective >= threshold {
+			want++
+		}
+	}
+	out := filepath.Join(t.TempDir(), "scored.jsonl")
+	r = runCLI(t, nil, "--workdir", dir, "export", "--min-score", "3.5", "--dedup", "off", "--output-file", out)
+	if r.code != 0 {
+		t.Fatalf("export: %d %s", r.code, r.stderr)
+	}
+	data, _ := os.ReadFile(out)
+	if got := len(strings.Split(strings.TrimSpace(string(data)), "\n")); strings.TrimSpace(string(data)) == "" && want != 0 || got != want && want > 0 {
+		t.Errorf("export --min-score 3.5 wrote %d records, want %d", got, want)
+	}
+}
+
+func TestPrepareWithGenerationScoreScoresNewSamples(t *testing.T) {
+	s := sim.New(sim.Config{Slots: 2})
+	url, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := filepath.Join(t.TempDir(), "ws")
+	if err := demo.Create(dir, url); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, nil, "--workdir", dir, "scrape"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := runCLI(t, map[string]string{"CICDLLM_GENERATION_SCORE": "true"}, "--workdir", dir, "prepare")
+	if r.code != 0 || !strings.Contains(r.stdout, "scored ") {
+		t.Fatalf("prepare with generation.score: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ids, err := st.UnscoredSamples(context.Background(), 0, 100, false)
+	if err != nil || len(ids) != 0 {
+		t.Errorf("%d samples left unscored after prepare with generation.score (%v)", len(ids), err)
 	}
 }

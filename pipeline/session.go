@@ -398,7 +398,13 @@ func (s *Session) Prepare(ctx context.Context, opts PrepareOptions) error {
 			s.mu.Unlock()
 			s.emit(SessionEvent{Job: kind, Message: msg, Warn: paused})
 		})
-		return r.Run(ctx)
+		if err := r.Run(ctx); err != nil || !cfg.Generation.Score || ctx.Err() != nil {
+			return err
+		}
+		// generation.score: judge the new samples with the same server.
+		sc := &Scorer{WS: s.ws, Config: cfg, Store: s.st, Client: conn.Client, Slots: info.Slots, Model: info.Model, Logger: s.log}
+		_, err = sc.Run(ctx)
+		return err
 	})
 }
 
