@@ -3,10 +3,13 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"cicdllm/llm/sim"
+	"cicdllm/pipeline/export"
 	"cicdllm/store"
 )
 
@@ -147,4 +150,54 @@ func TestAnswersCarryQualityChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("quality flags over %d answers: %v", len(samples), counts)
+}
+
+// generation.turns = 3: every sample becomes a conversation of three
+// question/answer exchanges about its chunk, stored in order, marked
+// multi-turn, and exported with every turn.
+func TestMultiTurnConversations(t *testing.T) {
+	f := newPrepFixture(t, map[string]string{"a.go": goSource("a", 3)}, sim.Config{Slots: 2})
+	f.cfg.Generation.Turns = 3
+	f.cfg.Generation.NearDuplicateThreshold = 0
+	r := f.run(nil)
+	samples := f.samples(store.StatusActive)
+	if len(samples) == 0 || r.Progress().FollowUps.Load() != int64(2*len(samples)) {
+		t.Fatalf("%d samples, %d follow-ups; want 2 per sample", len(samples), r.Progress().FollowUps.Load())
+	}
+	for _, s := range samples {
+		full, err := f.st.Sample(context.Background(), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var roles []string
+		for i, turn := range full.Turns {
+			if turn.Index != i || strings.TrimSpace(turn.Content) == "" {
+				t.Fatalf("sample %d turn %d: index %d, content %q", s.ID, i, turn.Index, turn.Content)
+			}
+			roles = append(roles, turn.Role)
+		}
+		if strings.Join(roles, ",") != "user,assistant,user,assistant,user,assistant" || !full.IsMultiturn {
+			t.Fatalf("sample %d: roles %v, multi-turn %v", s.ID, roles, full.IsMultiturn)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "conv.jsonl")
+	job, err := NewExportJob(f.cfg, f.st, ExportSpec{Template: "chatml-jsonl", Output: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := export.Run(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var rec struct {
+			Messages []struct{ Role string } `json:"messages"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || len(rec.Messages) != 6 {
+			t.Fatalf("exported conversation has %d messages (%v): %s", len(rec.Messages), err, line)
+		}
+	}
 }

@@ -116,6 +116,7 @@ type Snapshot struct {
 	SecretFiles                                                        atomic.Int64 // skipped as credentials
 	Redacted                                                           atomic.Int64 // secrets replaced, prompts and output
 	QuestionsDropped                                                   atomic.Int64 // near-duplicates of stored questions
+	FollowUps                                                          atomic.Int64 // follow-up exchanges stored (generation.turns)
 	Requests, InFlight                                                 atomic.Int64
 	PromptTokens, CachedTokens, CompletionTokens                       atomic.Int64
 	// Answer prompts share their prefix (system text and code) within a
@@ -597,7 +598,70 @@ func (r *Runner) answer(ctx context.Context, t *task) error {
 		r.progress.Truncated.Add(1)
 	}
 	r.OnEvent(Event{Kind: EventAnswer, Repo: fw.repo.Name, Path: fw.key.Path, Chunk: t.chunk.Index, Question: t.question, Text: resp.Text})
+	if turns := r.Config.Generation.Turns; turns > 1 && !resp.Truncated() {
+		r.followUps(ctx, t, append(msgs, llm.Message{Role: "assistant", Content: resp.Text}), turns-1)
+	}
 	return nil
+}
+
+// followUpPrompt asks for the next question of a conversation. It keeps
+// the model on the code it was shown, so follow-ups stay grounded.
+const followUpPrompt = "Ask one natural follow-up question that a developer reading this code would ask next, " +
+	"answerable from the code above. Reply with the question only, on one line."
+
+// followUps extends an answered sample into a conversation: n more
+// exchanges, each a follow-up question and its answer, every exchange
+// committed as it completes. A failure ends the conversation where it is;
+// the sample keeps the turns it has.
+func (r *Runner) followUps(ctx context.Context, t *task, conv []llm.Message, n int) {
+	fw := t.fw
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		askReq := llm.Request{Messages: append(conv[:len(conv):len(conv)], llm.Message{Role: "user", Content: followUpPrompt}),
+			MaxTokens: r.Config.Generation.QuestionMaxTokens, Temperature: r.Config.Generation.Temperature, Stream: true}
+		t.live.watch(&askReq)
+		resp, err := r.Client.Chat(ctx, askReq)
+		if err != nil {
+			r.Logger.Warn("follow-up question failed; the conversation ends here", "file", fw.key.Path, "err", err)
+			return
+		}
+		r.account(resp)
+		question := cleanFollowUp(r.red.text(store.RedactOutput, resp.Text))
+		if question == "" {
+			return
+		}
+		conv = append(conv, llm.Message{Role: "user", Content: question})
+		ansReq := llm.Request{Messages: conv, MaxTokens: r.Config.Generation.MaxTokens, Temperature: r.Config.Generation.Temperature, Stream: true}
+		t.live.watch(&ansReq)
+		resp, err = r.Client.Chat(ctx, ansReq)
+		if err != nil || resp.Truncated() {
+			r.Logger.Warn("follow-up answer failed; the conversation ends here", "file", fw.key.Path, "err", err)
+			return
+		}
+		r.account(resp)
+		answer := r.red.text(store.RedactOutput, resp.Text)
+		meta, _ := json.Marshal(map[string]any{"finish_reason": resp.FinishReason, "latency_ms": resp.Duration.Milliseconds(),
+			"prompt_tokens": resp.Usage.PromptTokens, "completion_tokens": resp.Usage.CompletionTokens, "model": resp.Model, "turn": i + 2})
+		if err := r.Store.AppendExchange(context.Background(), t.sampleID, question, answer, string(meta)); err != nil {
+			r.Logger.Error("store a follow-up", "file", fw.key.Path, "err", err)
+			return
+		}
+		r.progress.FollowUps.Add(1)
+		conv = append(conv, llm.Message{Role: "assistant", Content: answer})
+	}
+}
+
+// cleanFollowUp takes the first non-empty line of a model's reply and
+// strips list numbering and quotes; "" when nothing question-like is left.
+func cleanFollowUp(text string) string {
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		line = strings.TrimLeft(line, "0123456789.)-*# ")
+		line = strings.Trim(line, "\"'` ")
+		if line != "" {
+			return line
+		}
+	}
+	return ""
 }
 
 // checkAnswer runs the deterministic quality checks on a new answer: the
