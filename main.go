@@ -1326,21 +1326,16 @@ func (a *app) statsCommand() *command {
 			if err != nil {
 				return err
 			}
-			dropped, err := st.Counter(ctx, store.CounterNearDuplicateQuestions)
+			overview, err := pipeline.ReadQualityOverview(ctx, st)
 			if err != nil {
 				return err
 			}
 			if format == "json" {
-				return e.printStatsJSON(s, red, dropped)
+				return e.printStatsJSON(s, red, overview)
 			}
 			e.printStatsTable(s)
 			printRedactions(e.stdout, red)
-			fmt.Fprintf(e.stdout, "\nNear-duplicate questions dropped before answering: %d\n", dropped)
-			flags, err := st.Counters(ctx, store.CounterFlagPrefix)
-			if err != nil {
-				return err
-			}
-			printFlags(e.stdout, flags)
+			printOverview(e.stdout, overview)
 			return nil
 		},
 	}
@@ -1355,7 +1350,10 @@ type statsJSON struct {
 	// Redactions: stage (prompt, output) → rule → count.
 	Redactions map[string]map[string]int64 `json:"redactions"`
 	// NearDuplicates: questions dropped at generation as near-duplicates.
-	NearDuplicates int64 `json:"near_duplicate_questions_dropped"`
+	NearDuplicates int64            `json:"near_duplicate_questions_dropped"`
+	QualityFlags   map[string]int64 `json:"quality_flags"`
+	QuestionTypes  map[string]int64 `json:"question_types"`
+	Languages      map[string]int64 `json:"samples_per_language"`
 }
 
 type repoJSON struct {
@@ -1380,9 +1378,10 @@ type failureJSON struct {
 	FailedAt time.Time `json:"failed_at"`
 }
 
-func (e *cmdEnv) printStatsJSON(s pipeline.Statistics, red []store.RedactionCount, dropped int64) error {
+func (e *cmdEnv) printStatsJSON(s pipeline.Statistics, red []store.RedactionCount, o pipeline.QualityOverview) error {
 	out := statsJSON{Repositories: []repoJSON{}, Quality: []scoreJSON{}, Failures: []failureJSON{},
-		Redactions: map[string]map[string]int64{}, NearDuplicates: dropped}
+		Redactions: map[string]map[string]int64{}, NearDuplicates: o.NearDuplicates, QualityFlags: o.Flags,
+		QuestionTypes: o.QuestionTypes, Languages: o.Languages}
 	for _, r := range red {
 		if out.Redactions[r.Stage] == nil {
 			out.Redactions[r.Stage] = map[string]int64{}
@@ -2069,18 +2068,25 @@ func sumValues(m map[string]int) int {
 	return n
 }
 
-// printFlags lists how many answers each quality check flagged.
-func printFlags(w io.Writer, flags map[string]int64) {
-	fmt.Fprintln(w, "\nQuality flags (answers flagged at generation)")
-	if len(flags) == 0 {
-		fmt.Fprintln(w, "  none")
-		return
+// printOverview prints where a curator should look: flags by kind,
+// near-duplicates dropped, question types and languages.
+func printOverview(w io.Writer, o pipeline.QualityOverview) {
+	section := func(title string, m map[string]int64) {
+		fmt.Fprintf(w, "\n%s\n", title)
+		if len(m) == 0 {
+			fmt.Fprintln(w, "  none")
+			return
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			fmt.Fprintf(tw, "  %s\t%d\n", k, m[k])
+		}
+		_ = tw.Flush()
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, k := range slices.Sorted(maps.Keys(flags)) {
-		fmt.Fprintf(tw, "  %s\t%d\n", k, flags[k])
-	}
-	_ = tw.Flush()
+	section("Quality flags (answers flagged at generation)", o.Flags)
+	fmt.Fprintf(w, "\nNear-duplicate questions dropped before answering: %d\n", o.NearDuplicates)
+	section(fmt.Sprintf("Question types (%d active samples)", o.Samples), o.QuestionTypes)
+	section("Samples per language", o.Languages)
 }
 
 // ---- score ---------------------------------------------------------------------------

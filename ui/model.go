@@ -8,6 +8,8 @@ package ui
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,7 +71,12 @@ type Model struct {
 
 	help    bool
 	helpTop int // first help line shown (the help scrolls on small terminals)
-	palette palette
+	// The quality overview (Q): flags, near-duplicates, question types,
+	// languages, scores; read on request, not polled.
+	quality    *pipeline.QualityOverview
+	qualityOn  bool
+	qualityErr string
+	palette    palette
 
 	confirmQuit bool      // "a job is running: stop it and quit?"
 	quitting    bool      // stopping gracefully, quitting when the job ends
@@ -126,6 +133,12 @@ func (m Model) Init() tea.Cmd {
 		})
 	}
 	return tea.Batch(cmds...)
+}
+
+// qualityMsg carries a freshly read quality overview.
+type qualityMsg struct {
+	o   pipeline.QualityOverview
+	err error
 }
 
 // serverCheckMsg is the start-up probe's result.
@@ -218,6 +231,15 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m, cmd = m.broadcast(msg)
 		cmds = append(cmds, cmd, m.listen())
 		return m, tea.Batch(cmds...)
+	case qualityMsg:
+		m.qualityErr = ""
+		if msg.err != nil {
+			m.qualityErr = msg.err.Error()
+		} else {
+			o := msg.o
+			m.quality = &o
+		}
+		return m, nil
 	case serverCheckMsg:
 		if msg.err == nil || m.screen != common.ScreenDashboard {
 			return m, nil
@@ -348,6 +370,12 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	}
+	if m.qualityOn {
+		if key.Matches(msg, keys.Back, keys.Quit) || msg.String() == "Q" {
+			m.qualityOn = false
+		}
+		return m, nil
+	}
 	if m.palette.open {
 		var a *action
 		m.palette, a = m.palette.update(msg)
@@ -370,6 +398,13 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		case key.Matches(msg, keys.Help):
 			m.help = true
 			return m, nil
+		case msg.String() == "Q":
+			m.qualityOn, m.quality, m.qualityErr = true, nil, ""
+			st := m.ctx.Store
+			return m, func() tea.Msg {
+				o, err := pipeline.ReadQualityOverview(context.Background(), st)
+				return qualityMsg{o: o, err: err}
+			}
 		case key.Matches(msg, keys.Palette):
 			m.palette = m.palette.reset()
 			return m, nil
@@ -506,6 +541,8 @@ func (m Model) View() string {
 	switch {
 	case m.help:
 		body = m.helpView(w, bh)
+	case m.qualityOn:
+		body = m.qualityView(w, bh)
 	case m.palette.open:
 		body = m.palette.view(st, w, bh)
 	default:
@@ -644,7 +681,8 @@ func (m Model) helpView(w, h int) string {
 	section("Everywhere", []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Enter, k.Back,
 		k.NextScreen, k.PrevScreen, k.Palette, k.Help, k.Quit, k.ForceQuit,
 		key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search samples")),
-		key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "export dialog"))}, true)
+		key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "export dialog")),
+		key.NewBinding(key.WithKeys("Q"), key.WithHelp("Q", "quality overview"))}, true)
 	section("Dashboard", m.dash.FullHelp(), false)
 	section("Samples", m.browser.KeyHelp(), false)
 	section("Sample", m.detail.KeyHelp(), false)
@@ -699,4 +737,42 @@ func box(st common.Styles, content string, w, h int) string {
 	}
 	body := common.Fit(strings.Join(lines, "\n"), inner, ih)
 	return st.Dialog.Width(inner + 2).Render(body)
+}
+
+// qualityView shows where a curator should look, as `cicdllm stats` does.
+func (m Model) qualityView(w, h int) string {
+	st := m.ctx.Styles
+	var b strings.Builder
+	b.WriteString(st.Label.Render("Quality overview") + "\n")
+	switch {
+	case m.qualityErr != "":
+		b.WriteString(st.Error.Render(m.qualityErr) + "\n")
+	case m.quality == nil:
+		b.WriteString(st.Muted.Render("reading the samples…") + "\n")
+	default:
+		o := m.quality
+		section := func(title string, counts map[string]int64) {
+			b.WriteString("\n" + st.Label.Render(title) + "\n")
+			if len(counts) == 0 {
+				b.WriteString(st.Muted.Render("  none") + "\n")
+				return
+			}
+			for _, k := range slices.Sorted(maps.Keys(counts)) {
+				fmt.Fprintf(&b, "  %-22s %d\n", k, counts[k])
+			}
+		}
+		fmt.Fprintf(&b, "%d active samples · %d near-duplicate questions dropped before answering\n", o.Samples, o.NearDuplicates)
+		b.WriteString("\n" + st.Label.Render("Judge scores") + "\n")
+		if len(o.Scores) == 0 {
+			b.WriteString(st.Muted.Render("  none yet: run cicdllm score") + "\n")
+		}
+		for _, sc := range o.Scores {
+			fmt.Fprintf(&b, "  %.1f  %d\n", sc.Score, sc.Count)
+		}
+		section("Grounding flags (answers)", o.Flags)
+		section("Question types", o.QuestionTypes)
+		section("Samples per language", o.Languages)
+	}
+	b.WriteString(st.Muted.Render("Q or esc closes"))
+	return box(st, b.String(), w, h)
 }

@@ -253,3 +253,24 @@ func TestUnreachableServerOpensSetup(t *testing.T) {
 		t.Fatalf("screen %v after an unreachable server:\n%s", m.Screen(), m.View())
 	}
 }
+
+func TestQualityOverviewOverlay(t *testing.T) {
+	f := newFixture(t, sim.Config{})
+	m := sized(t, f, 100, 30, Options{})
+	m, cmd := send(m, keyPress("Q"))
+	if !m.qualityOn || cmd == nil || !strings.Contains(m.View(), "reading the samples") {
+		t.Fatal("Q did not open the quality overview")
+	}
+	m, _ = send(m, cmd())
+	v := m.View()
+	for _, want := range []string{"Quality overview", "0 active samples", "Grounding flags", "Question types", "Samples per language"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("overview lacks %q:\n%s", want, v)
+		}
+	}
+	checkFits(t, "quality", v, 100, 30)
+	m, _ = send(m, keyPress("esc"))
+	if m.qualityOn {
+		t.Error("esc did not close the overview")
+	}
+}

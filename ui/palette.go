@@ -42,6 +42,7 @@ func actions() []action {
 		{title: "Edit the answer in $EDITOR", key: "o", screen: x},
 		{title: "Delete the sample", key: "d", screen: x},
 		{title: "Undo the last edit or delete", key: "u", screen: x},
+		{title: "Quality overview: flags, duplicates, question types, languages", key: "Q", global: true},
 		{title: "Help: every key", key: "?", global: true},
 		{title: "Quit", key: "q", global: true},
 	}
