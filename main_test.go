@@ -1134,3 +1134,50 @@ func TestPrepareWithGenerationScoreScoresNewSamples(t *testing.T) {
 		t.Errorf("%d samples left unscored after prepare with generation.score (%v)", len(ids), err)
 	}
 }
+
+// TestScoreSurvivesKills: `score` killed at random moments loses at most
+// the judgements in flight; re-runs finish the rest, and every active
+// sample ends with one score and consistent metadata.
+func TestScoreSurvivesKills(t *testing.T) {
+	s := sim.New(sim.Config{Slots: 2, TokensPerSecond: 300})
+	url, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := filepath.Join(t.TempDir(), "ws")
+	if err := demo.Create(dir, url); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"scrape"}, {"prepare"}} {
+		if r := runCLI(t, nil, append([]string{"--workdir", dir}, args...)...); r.code != 0 {
+			t.Fatalf("%v: %d %s", args, r.code, r.stderr)
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 5 {
+		cmd := exec.Command(os.Args[0], "--workdir", dir, "score")
+		cmd.Env = append(os.Environ(), "CICDLLM_TEST_MAIN=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(100+rng.IntN(600)) * time.Millisecond)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	if r := runCLI(t, nil, "--workdir", dir, "score"); r.code != 0 {
+		t.Fatalf("final score: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if ok, err := st.IntegrityCheck(ctx); ok != "ok" || err != nil {
+		t.Errorf("integrity: %s %v", ok, err)
+	}
+	if ids, err := st.UnscoredSamples(ctx, 0, 1000, false); err != nil || len(ids) != 0 {
+		t.Errorf("%d samples unscored after the kills and a final run (%v)", len(ids), err)
+	}
+}
