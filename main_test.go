@@ -1036,25 +1036,33 @@ func TestDownloadLineRateCountsOnlyFetchedBytes(t *testing.T) {
 	}
 }
 
-// TestScoreThenExportByScore: score fills a judge score for every active
-// sample (keeping a human rating), a second run has nothing left, and
-// export --min-score picks exactly the samples at or above it.
-func TestScoreThenExportByScore(t *testing.T) {
-	s := sim.New(sim.Config{Slots: 2})
+// simWorkspace makes the demo workspace (the embedded sample repository)
+// against a simulator with cfg and runs the given commands in it.
+func simWorkspace(t *testing.T, cfg sim.Config, commands ...string) string {
+	t.Helper()
+	s := sim.New(cfg)
 	url, err := s.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	dir := filepath.Join(t.TempDir(), "ws")
 	if err := demo.Create(dir, url); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"scrape"}, {"prepare"}} {
-		if r := runCLI(t, nil, append([]string{"--workdir", dir}, args...)...); r.code != 0 {
-			t.Fatalf("%v: %d %s", args, r.code, r.stderr)
+	for _, c := range commands {
+		if r := runCLI(t, nil, "--workdir", dir, c); r.code != 0 {
+			t.Fatalf("%s: %d %s", c, r.code, r.stderr)
 		}
 	}
+	return dir
+}
+
+// TestScoreThenExportByScore: score fills a judge score for every active
+// sample (keeping a human rating), a second run has nothing left, and
+// export --min-score picks exactly the samples at or above it.
+func TestScoreThenExportByScore(t *testing.T) {
+	dir := simWorkspace(t, sim.Config{Slots: 2}, "scrape", "prepare")
 	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -1107,19 +1115,7 @@ func TestScoreThenExportByScore(t *testing.T) {
 }
 
 func TestPrepareWithGenerationScoreScoresNewSamples(t *testing.T) {
-	s := sim.New(sim.Config{Slots: 2})
-	url, err := s.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	dir := filepath.Join(t.TempDir(), "ws")
-	if err := demo.Create(dir, url); err != nil {
-		t.Fatal(err)
-	}
-	if r := runCLI(t, nil, "--workdir", dir, "scrape"); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	dir := simWorkspace(t, sim.Config{Slots: 2}, "scrape")
 	r := runCLI(t, map[string]string{"CICDLLM_GENERATION_SCORE": "true"}, "--workdir", dir, "prepare")
 	if r.code != 0 || !strings.Contains(r.stdout, "scored ") {
 		t.Fatalf("prepare with generation.score: %d %q %q", r.code, r.stdout, r.stderr)
@@ -1139,21 +1135,7 @@ func TestPrepareWithGenerationScoreScoresNewSamples(t *testing.T) {
 // the judgements in flight; re-runs finish the rest, and every active
 // sample ends with one score and consistent metadata.
 func TestScoreSurvivesKills(t *testing.T) {
-	s := sim.New(sim.Config{Slots: 2, TokensPerSecond: 300})
-	url, err := s.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	dir := filepath.Join(t.TempDir(), "ws")
-	if err := demo.Create(dir, url); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"scrape"}, {"prepare"}} {
-		if r := runCLI(t, nil, append([]string{"--workdir", dir}, args...)...); r.code != 0 {
-			t.Fatalf("%v: %d %s", args, r.code, r.stderr)
-		}
-	}
+	dir := simWorkspace(t, sim.Config{Slots: 2, TokensPerSecond: 300}, "scrape", "prepare")
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 5 {
 		cmd := exec.Command(os.Args[0], "--workdir", dir, "score")
