@@ -114,7 +114,20 @@ func TestProbeAgainstSim(t *testing.T) {
 		t.Errorf("%+v", info)
 	}
 	// Prefix cache: the second answer about the same code reuses the prompt.
+	// The simulator releases a slot just after the response ends; waiting
+	// until no slot is held keeps a loaded machine from sending the second
+	// request to another slot (which would rightly miss the cache).
+	waitIdle := func() {
+		for range 400 {
+			before := s.Stats().BusySlotSeconds
+			time.Sleep(5 * time.Millisecond)
+			if s.Stats().BusySlotSeconds == before {
+				return
+			}
+		}
+	}
 	for _, q := range []string{"What does ParseConfig do?", "What does ParseConfig return on error?"} {
+		waitIdle()
 		if _, err := c.Chat(context.Background(), Request{Messages: codeMessages(q), MaxTokens: 32, Stream: true}); err != nil {
 			t.Fatal(err)
 		}
