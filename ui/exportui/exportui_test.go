@@ -23,6 +23,7 @@ import (
 	"cicdllm/pipeline/export"
 	"cicdllm/store"
 	"cicdllm/ui/common"
+	"cicdllm/ui/uitest"
 )
 
 func init() { lipgloss.SetColorProfile(termenv.Ascii) }
@@ -110,30 +111,15 @@ func (f fixture) open(t *testing.T, w, h int) Model {
 // forever; messages for the root (switches, ExportDoneMsg) are returned.
 func settle(t *testing.T, m Model, cmd tea.Cmd) (Model, []tea.Msg) {
 	t.Helper()
-	var out []tea.Msg
-	queue := []tea.Cmd{cmd}
-	for steps := 0; len(queue) > 0; steps++ {
-		if steps > 1000 {
-			t.Fatal("commands keep coming")
-		}
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		switch msg := c().(type) {
-		case nil, tickMsg:
-		case tea.BatchMsg:
-			queue = append(queue, msg...)
-		case reposMsg, countDelayMsg, countMsg, doneMsg:
-			var next tea.Cmd
-			m, next = m.Update(msg)
-			queue = append(queue, next)
-		default:
-			out = append(out, msg)
-		}
-	}
-	return m, out
+	return uitest.Settle(t, m, cmd, Model.Update,
+		func(msg tea.Msg) bool {
+			switch msg.(type) {
+			case reposMsg, countDelayMsg, countMsg, doneMsg:
+				return true
+			}
+			return false
+		},
+		func(msg tea.Msg) bool { _, tick := msg.(tickMsg); return tick })
 }
 
 // keyMsg turns "enter", "space", "down", "shift+tab" or plain text into a

@@ -19,6 +19,7 @@ import (
 	"cicdllm/llm/sim"
 	"cicdllm/pipeline"
 	"cicdllm/ui/common"
+	"cicdllm/ui/uitest"
 )
 
 func init() { lipgloss.SetColorProfile(termenv.Ascii) }
@@ -54,33 +55,15 @@ func open(t *testing.T, ctx *common.Context, w, h int) Model {
 // messages for the root are returned.
 func settle(t *testing.T, m Model, cmd tea.Cmd) (Model, []tea.Msg) {
 	t.Helper()
-	var out []tea.Msg
-	queue := []tea.Cmd{cmd}
-	for steps := 0; len(queue) > 0; steps++ {
-		if steps > 1000 {
-			t.Fatal("commands keep coming")
-		}
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		switch msg := c().(type) {
-		case nil:
-		case tea.BatchMsg:
-			queue = append(queue, msg...)
-		case loadedMsg, probeMsg, savedMsg, cachedMsg:
-			var next tea.Cmd
-			m, next = m.Update(msg)
-			queue = append(queue, next)
-		default:
-			if strings.Contains(fmt.Sprintf("%T", msg), "Blink") {
-				continue
+	return uitest.Settle(t, m, cmd, Model.Update,
+		func(msg tea.Msg) bool {
+			switch msg.(type) {
+			case loadedMsg, probeMsg, savedMsg, cachedMsg:
+				return true
 			}
-			out = append(out, msg)
-		}
-	}
-	return m, out
+			return false
+		},
+		func(msg tea.Msg) bool { return strings.Contains(fmt.Sprintf("%T", msg), "Blink") })
 }
 
 func keyMsg(k string) tea.KeyMsg {
