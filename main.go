@@ -55,9 +55,12 @@ const (
 )
 
 func main() {
-	pipeline.InstallGitTransport()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	a := &app{
+	os.Exit(runMain(newApp()))
+}
+
+// newApp is the process's own invocation: real streams and environment.
+func newApp() *app {
+	return &app{
 		stdin:     os.Stdin,
 		stdout:    os.Stdout,
 		stderr:    os.Stderr,
@@ -67,9 +70,15 @@ func main() {
 			return term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 		},
 	}
-	code := a.run(ctx, os.Args[1:])
-	stop()
-	os.Exit(code)
+}
+
+// runMain runs a with the process's arguments and signals and returns the
+// exit code.
+func runMain(a *app) int {
+	pipeline.InstallGitTransport()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return a.run(ctx, os.Args[1:])
 }
 
 // app is one invocation of the binary; tests build it with their own
@@ -81,6 +90,11 @@ type app struct {
 	lookupEnv   func(string) (string, bool)
 	environ     func() []string
 	interactive func() bool // stdin and stdout are terminals
+
+	// Fault injection for the crash and robustness suites; a normal
+	// process never sets these.
+	beforeTask func(repo, path string) // reaches pipeline.Runner.BeforeTask
+	maxDBPages int                     // reaches store.Options.MaxPageCount
 }
 
 // globals are the flags every command accepts, before or after its name.
@@ -367,7 +381,7 @@ func logLevel(s string) slog.Level {
 // openStore opens the workspace database. Writers take the workspace lock;
 // readers (status, stats) do not, so they work while prepare runs.
 func (e *cmdEnv) openStore(ctx context.Context, write bool) (*store.Store, error) {
-	return store.Open(ctx, e.ws.DBPath, store.Options{Lock: write})
+	return store.Open(ctx, e.ws.DBPath, store.Options{Lock: write, MaxPageCount: e.maxDBPages})
 }
 
 // parseInterspersed parses flags anywhere among positional arguments, so
@@ -470,18 +484,38 @@ func (a *app) runHelp(_ context.Context, _ *cmdEnv, args []string) error {
 	return nil
 }
 
-// versionString describes the build from the module and VCS data the Go
-// toolchain embeds.
+// Release builds stamp these with
+//
+//	go build -ldflags "-X main.version=v1.2.0 -X main.commit=$(git rev-parse HEAD) -X main.date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+//
+// They are package variables only because the linker can set nothing
+// else; empty means "ask the build info".
+var version, commit, date string
+
+// versionString describes the build: the -ldflags stamps first, then the
+// module version and VCS data the Go toolchain embeds (go install
+// module@version records the version; a build in a clone records the
+// commit and its time).
 func versionString() string {
-	version, commit, when, dirty := "(devel)", "", "", false
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	return describeBuild(version, commit, date, readBuildInfo())
+}
+
+func readBuildInfo() *debug.BuildInfo {
+	bi, _ := debug.ReadBuildInfo()
+	return bi
+}
+
+func describeBuild(stampVersion, stampCommit, stampDate string, bi *debug.BuildInfo) string {
+	ver, rev, when, dirty := "(devel)", "", "", false
+	whenLabel := "committed" // vcs.time is the commit's time, not the build's
+	if bi != nil {
 		if bi.Main.Version != "" {
-			version = bi.Main.Version
+			ver = bi.Main.Version
 		}
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				commit = s.Value
+				rev = s.Value
 			case "vcs.time":
 				when = s.Value
 			case "vcs.modified":
@@ -489,18 +523,27 @@ func versionString() string {
 			}
 		}
 	}
-	out := "cicdllm " + version
-	if commit != "" {
-		if len(commit) > 12 {
-			commit = commit[:12]
+	if stampVersion != "" {
+		ver = stampVersion
+	}
+	if stampCommit != "" {
+		rev, dirty = stampCommit, false
+	}
+	if stampDate != "" {
+		when, whenLabel = stampDate, "built"
+	}
+	out := "cicdllm " + ver
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
 		}
 		if dirty {
-			commit += "-dirty"
+			rev += "-dirty"
 		}
-		out += ", commit " + commit
+		out += ", commit " + rev
 	}
 	if when != "" {
-		out += ", " + when
+		out += ", " + whenLabel + " " + when
 	}
 	return out + ", " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
 }
@@ -768,7 +811,7 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 		return err
 	}
 	defer st.Close()
-	r := &pipeline.Runner{WS: e.ws, Config: cfg, Store: st, Theme: theme, RepoFilter: f.repo, Logger: e.logger}
+	r := &pipeline.Runner{WS: e.ws, Config: cfg, Store: st, Theme: theme, RepoFilter: f.repo, Logger: e.logger, BeforeTask: e.beforeTask}
 	if retry {
 		if r.Only, err = pipeline.RetrySet(ctx, st, f.file); err != nil {
 			return err
@@ -1638,7 +1681,7 @@ func (e *cmdEnv) openUI(ctx context.Context, demo, allowRemote bool) error {
 	}
 	defer st.Close()
 	sess := pipeline.NewSession(pipeline.SessionOptions{Workspace: e.ws, Config: e.cfg.Config, Store: st,
-		LookupEnv: e.lookupEnv, Home: e.home(), Logger: e.logger, AllowRemoteUnredacted: allowRemote})
+		LookupEnv: e.lookupEnv, Home: e.home(), Logger: e.logger, AllowRemoteUnredacted: allowRemote, BeforeTask: e.beforeTask})
 	// Whatever ends the UI, the job stops and its goroutines finish before
 	// the store closes: committed work stays committed.
 	defer sess.Close()

@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,11 +39,22 @@ import (
 
 // TestMain lets a test run the real main() in a subprocess: the test binary
 // re-executes itself with CICDLLM_TEST_MAIN=1 and behaves as cicdllm.
+//
+// Two more variables, read only here, inject faults into that subprocess:
+// CICDLLM_TEST_PANIC=worker panics in a prepare worker before its first
+// request, and CICDLLM_TEST_MAX_PAGES=N caps the database at N pages (a
+// full disk).
 func TestMain(m *testing.M) {
 	if os.Getenv("CICDLLM_TEST_MAIN") == "1" {
 		os.Args = append([]string{"cicdllm"}, os.Args[1:]...)
-		main()
-		return
+		a := newApp()
+		if os.Getenv("CICDLLM_TEST_PANIC") == "worker" {
+			a.beforeTask = func(repo, path string) { panic("injected fault in a prepare worker (" + path + ")") }
+		}
+		if n, err := strconv.Atoi(os.Getenv("CICDLLM_TEST_MAX_PAGES")); err == nil {
+			a.maxDBPages = n
+		}
+		os.Exit(runMain(a))
 	}
 	os.Exit(m.Run())
 }

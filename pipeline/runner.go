@@ -46,6 +46,10 @@ type Runner struct {
 	// Dry, when set, makes Run plan without calling the LLM or writing,
 	// filling in what it would do.
 	Dry *DryRun
+	// BeforeTask, when set, runs in the worker goroutine before each
+	// question or answer request for path. The crash and robustness suites
+	// use it to inject faults (a panic) where real bugs would strike.
+	BeforeTask func(repo, path string)
 
 	sel      *Selector
 	budget   int
@@ -396,6 +400,9 @@ func (r *Runner) worker(ctx context.Context, live *liveSlot) {
 		r.progress.InFlight.Add(1)
 		t.live = live
 		live.begin(t)
+		if r.BeforeTask != nil {
+			r.BeforeTask(t.fw.repo.Name, t.fw.key.Path)
+		}
 		follow := r.run(ctx, t)
 		live.end()
 		r.progress.InFlight.Add(-1)

@@ -146,6 +146,8 @@ type Session struct {
 	environ   []string
 	platform  string
 	allowRaw  bool
+	// beforeTask: see SessionOptions.BeforeTask.
+	beforeTask func(repo, path string)
 
 	events chan SessionEvent
 	closed chan struct{}
@@ -189,6 +191,8 @@ type SessionOptions struct {
 	Platform string
 	// AllowRemoteUnredacted: see ConnectOptions.
 	AllowRemoteUnredacted bool
+	// BeforeTask reaches Runner.BeforeTask (fault injection in tests).
+	BeforeTask func(repo, path string)
 }
 
 // NewSession returns an idle session.
@@ -200,7 +204,7 @@ func NewSession(o SessionOptions) *Session {
 		o.ReadPower = ReadPower
 	}
 	return &Session{ws: o.Workspace, cfg: o.Config, st: o.Store, lookupEnv: o.LookupEnv, home: o.Home, log: o.Logger,
-		readPower: o.ReadPower, environ: o.Environ, platform: o.Platform, allowRaw: o.AllowRemoteUnredacted,
+		readPower: o.ReadPower, environ: o.Environ, platform: o.Platform, allowRaw: o.AllowRemoteUnredacted, beforeTask: o.BeforeTask,
 		events: make(chan SessionEvent, 512), closed: make(chan struct{}),
 		scrape: map[string]*RepoProgress{}}
 }
@@ -375,7 +379,7 @@ func (s *Session) Prepare(ctx context.Context, opts PrepareOptions) error {
 		}
 		r := &Runner{WS: s.ws, Config: cfg, Store: s.st, Theme: theme, Client: conn.Client, Slots: info.Slots,
 			ContextSize: info.ContextSize, Model: info.Model, Logger: s.log, RepoFilter: opts.RepoFilter, Only: opts.Only,
-			OnEvent: s.runnerEvent}
+			OnEvent: s.runnerEvent, BeforeTask: s.beforeTask}
 		s.mu.Lock()
 		s.runner, s.slots = r, max(info.Slots, 1)
 		paused, stopping := s.paused, s.stopping

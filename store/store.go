@@ -52,6 +52,10 @@ type Options struct {
 	Lock bool
 	// PoolSize is the number of SQLite connections; 0 means 4.
 	PoolSize int
+	// MaxPageCount caps the database file at this many pages (PRAGMA
+	// max_page_count) on every connection; 0 leaves SQLite's default. The
+	// crash suite uses it to fill the "disk" at a chosen moment.
+	MaxPageCount int
 }
 
 // Store is an open cicdllm database. It is safe for concurrent use.
@@ -98,8 +102,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		size = 4
 	}
 	pool, err := sqlitex.NewPool(path, sqlitex.PoolOptions{
-		PoolSize:    size,
-		PrepareConn: prepareConn,
+		PoolSize: size,
+		PrepareConn: func(conn *sqlite.Conn) error {
+			if err := prepareConn(conn); err != nil {
+				return err
+			}
+			if opts.MaxPageCount <= 0 {
+				return nil
+			}
+			return sqlitex.ExecuteTransient(conn, fmt.Sprintf("PRAGMA max_page_count = %d;", opts.MaxPageCount), nil)
+		},
 	})
 	if err != nil {
 		s.releaseLock()
