@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -442,6 +443,10 @@ func (r *Runner) run(ctx context.Context, t *task) []*task {
 	if err == nil || ctx.Err() != nil {
 		return follow
 	}
+	if store.IsFull(err) {
+		r.halt(err)
+		return nil
+	}
 	var overflow *llm.ContextOverflowError
 	if t.kind == askTask && errors.As(err, &overflow) {
 		first, second, ok := SplitChunk(t.chunk, r.Config.Generation.MinChunkTokens)
@@ -732,6 +737,11 @@ func (r *Runner) finish(ctx context.Context, fw *fileWork, failed error) {
 		}
 		failed = err
 	}
+	if store.IsFull(failed) {
+		// Not the file's fault: it stays pending for the next run.
+		r.halt(failed)
+		return
+	}
 	reason := failed.Error()
 	if err := r.Store.RecordFailure(bg, fw.key.RepoID, fw.key.Path, reason); err != nil {
 		r.Logger.Error("record failure", "file", fw.key.Path, "err", err)
@@ -768,6 +778,20 @@ func (r *Runner) plan(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// halt stops the run for a reason no file is to blame for (the database
+// is full): the files in flight are not marked failed, Run returns the
+// reason, and the next run resumes where this one stopped.
+func (r *Runner) halt(err error) {
+	r.mu.Lock()
+	if r.crashed == nil {
+		r.crashed = fmt.Errorf("the database is full (%s): free disk space there, then run the same command again to resume; nothing committed was lost: %w",
+			filepath.Dir(r.Store.Path()), err)
+	}
+	r.mu.Unlock()
+	r.Logger.Error("database full; stopping the run", "err", err)
+	r.Stop()
 }
 
 func (r *Runner) stopped() bool {

@@ -401,3 +401,11 @@ func nullString(s string) any {
 func isConstraint(err error, code sqlite.ResultCode) bool {
 	return sqlite.ErrCode(err) == code
 }
+
+// IsFull reports whether err is SQLite's "database or disk is full": the
+// disk has no room, or the database reached its size limit. The statement
+// was rolled back, so the database is intact, but every later write will
+// fail the same way until space is freed.
+func IsFull(err error) bool {
+	return err != nil && sqlite.ErrCode(err).ToPrimary() == sqlite.ResultFull
+}
