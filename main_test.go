@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -66,7 +67,7 @@ type result struct {
 
 // runCLI runs one invocation in-process with no terminal and only the given
 // environment variables.
-func runCLI(t *testing.T, vars map[string]string, args ...string) result {
+func runCLI(t testing.TB, vars map[string]string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	a := &app{
@@ -439,7 +440,7 @@ func TestRealBinaryExitCodes(t *testing.T) {
 	}
 }
 
-func mustWrite(t *testing.T, path, body string) {
+func mustWrite(t testing.TB, path, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -864,7 +865,7 @@ func waitOutput(t *testing.T, out *ttyOutput, want string) {
 func TestDemoInATerminalShowsTheDashboardStreaming(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
 	cmd := exec.Command(os.Args[0], "demo", "--dir", dir)
-	cmd.Env = append(os.Environ(), "CICDLLM_TEST_MAIN=1", "TERM=xterm-256color")
+	cmd.Env = urEnv("TERM=xterm-256color")
 	master, err := ptytest.Start(cmd, 120, 40)
 	if errors.Is(err, ptytest.ErrUnsupported) {
 		t.Skip(err)
@@ -1173,5 +1174,44 @@ func TestScoreSurvivesKills(t *testing.T) {
 	}
 	if ids, err := st.UnscoredSamples(ctx, 0, 1000, false); err != nil || len(ids) != 0 {
 		t.Errorf("%d samples unscored after the kills and a final run (%v)", len(ids), err)
+	}
+}
+
+// TestVersionStampsAndBuildInfo: -ldflags stamps win over the build info,
+// and without them `go install module@version` and a build in a clone
+// still say which version, commit and date they are.
+func TestVersionStampsAndBuildInfo(t *testing.T) {
+	bi := &debug.BuildInfo{Main: debug.Module{Path: "cicdllm", Version: "v0.3.0"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.time", Value: "2026-11-20T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	for _, c := range []struct {
+		name                 string
+		version, commit, day string
+		bi                   *debug.BuildInfo
+		want                 []string
+	}{
+		{"build info", "", "", "", bi, []string{"cicdllm v0.3.0, commit 0123456789ab-dirty, committed 2026-11-20T10:00:00Z, go"}},
+		{"stamps", "v1.0.0", "fedcba9876543210", "2026-11-25T01:00:00Z", bi, []string{"cicdllm v1.0.0, commit fedcba987654, built 2026-11-25T01:00:00Z, go"}},
+		{"nothing known", "", "", "", nil, []string{"cicdllm (devel), go"}},
+	} {
+		got := describeBuild(c.version, c.commit, c.day, c.bi)
+		for _, w := range c.want {
+			if !strings.HasPrefix(got, w) || !strings.HasSuffix(got, runtime.GOOS+"/"+runtime.GOARCH) {
+				t.Errorf("%s: %q, want prefix %q", c.name, got, w)
+			}
+		}
+	}
+	// The real binary built by `go build -ldflags -X` prints the stamps.
+	if testing.Short() {
+		return
+	}
+	bin := filepath.Join(t.TempDir(), "cicdllm")
+	build := exec.Command("go", "build", "-o", bin, "-ldflags", "-X main.version=v9.9.9 -X main.commit=abcdef1234567890 -X main.date=2026-11-25T00:00:00Z", ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "cicdllm v9.9.9, commit abcdef123456, built 2026-11-25T00:00:00Z, go") {
+		t.Errorf("stamped binary: %q %v", out, err)
 	}
 }

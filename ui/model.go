@@ -91,6 +91,9 @@ type Model struct {
 	listLoadedAt time.Time
 	view         pipeline.SessionView
 	setupLoad    tea.Cmd // the setup screen's first load, when it opens first
+	// noColor: NO_COLOR is set; every frame loses its colours but keeps
+	// its attributes (see honourNoColor).
+	noColor bool
 }
 
 // New builds the root model on a shared context.
@@ -525,8 +528,13 @@ func (m *Model) resize() {
 }
 
 // View draws header, the screen (or an overlay) and the footer. Every
-// line is cut to the terminal's width, so a resize never wraps.
+// line is cut to the terminal's width, so a resize never wraps, and
+// nothing but the UI's own styling reaches the terminal (cleanFrame).
 func (m Model) View() string {
+	return cleanFrame(m.draw(), m.noColor)
+}
+
+func (m Model) draw() string {
 	w, h := m.width, m.height
 	if w <= 0 || h <= 0 {
 		return ""

@@ -190,34 +190,6 @@ func TestGoldenHelpAndPalette(t *testing.T) {
 	}
 }
 
-// TestEveryScreenFitsEverySize renders every screen and overlay from
-// 20×5 to 200×60: no panic, no line wider than the terminal, exactly as
-// many lines as it has.
-func TestEveryScreenFitsEverySize(t *testing.T) {
-	f := newFixture(t, sim.Config{})
-	busy := common.TickMsg{Now: fixedNow(), View: pipeline.SessionView{Job: pipeline.JobPrepare, Running: true, Slots: 2,
-		Activity: []pipeline.Activity{{Slot: 0, Path: "internal/cart/cart.go", Stage: "answering", Question: "What does Total return?",
-			Index: 1, Count: 3, Started: fixedNow().Add(-3e9), Deltas: 40, Tail: strings.Repeat("The total is computed per item. ", 30)}}}}
-	screens := []common.Screen{common.ScreenDashboard, common.ScreenSamples, common.ScreenSample, common.ScreenExport, common.ScreenSetup}
-	for w := 20; w <= 200; w += 9 {
-		for h := 5; h <= 60; h += 5 {
-			m := sized(t, f, w, h, Options{})
-			m, _ = send(m, busy)
-			for _, s := range screens {
-				m.screen = s
-				checkFits(t, fmt.Sprintf("screen %d", s), m.View(), w, h)
-			}
-			m.screen = common.ScreenDashboard
-			hm, _ := send(m, keyPress("?"))
-			checkFits(t, "help", hm.View(), w, h)
-			pm, _ := send(m, keyPress(":"))
-			checkFits(t, "palette", pm.View(), w, h)
-			qm, _ := send(m, keyPress("q"))
-			checkFits(t, "quit confirm", qm.View(), w, h)
-		}
-	}
-}
-
 func TestFuzzyPaletteRanksWordStarts(t *testing.T) {
 	got := filterActions(actions(), "pr")
 	if len(got) == 0 || !strings.HasPrefix(got[0].title, "Prepare") {

@@ -21,7 +21,9 @@ func Truncate(s string, w int) string {
 }
 
 // OneLine flattens s to a single line: newlines and tabs become spaces and
-// control characters are dropped, so a preview never breaks a layout.
+// other control characters are shown as symbols (ControlPicture), so a
+// preview never breaks a layout and an escape sequence in a file name is
+// shown, never obeyed by the terminal.
 func OneLine(s string) string {
 	var b strings.Builder
 	space := false
@@ -34,12 +36,31 @@ func OneLine(s string) string {
 			space = true
 			continue
 		case unicode.IsControl(r):
+			b.WriteRune(ControlPicture(r))
+			space = false
 			continue
 		}
 		space = false
 		b.WriteRune(r)
 	}
 	return strings.TrimRight(b.String(), " ")
+}
+
+// ControlPicture is the one-column symbol that stands for control
+// character r on screen: ␛ for ESC, ␇ for BEL and so on (Unicode's
+// Control Pictures), ␡ for DEL, and � for the C1 controls, which have
+// none. Text from repositories and models goes to the terminal through
+// it, so what it holds is seen rather than executed.
+func ControlPicture(r rune) rune {
+	switch {
+	case r >= 0 && r < 0x20:
+		return 0x2400 + r
+	case r == 0x7f:
+		return '\u2421'
+	case unicode.IsControl(r):
+		return '\ufffd'
+	}
+	return r
 }
 
 // Fit makes s exactly w columns wide and h lines tall: longer lines are

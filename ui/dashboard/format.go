@@ -153,8 +153,9 @@ func breakerText(s pipeline.ServerState, now time.Time) string {
 }
 
 // cleanText makes streamed or logged text safe to lay out: tabs become
-// spaces, carriage returns and other control characters (escape sequences
-// from a model or a log included) are dropped; newlines stay.
+// spaces, carriage returns are dropped, other control characters (escape
+// sequences from a model or a log included) are shown as symbols
+// (common.ControlPicture); newlines stay.
 func cleanText(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
@@ -164,7 +165,9 @@ func cleanText(s string) string {
 			b.WriteByte('\n')
 		case r == '\t':
 			b.WriteString("    ")
+		case r == '\r':
 		case unicode.IsControl(r):
+			b.WriteRune(common.ControlPicture(r))
 		default:
 			b.WriteRune(r)
 		}

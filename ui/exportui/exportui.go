@@ -810,7 +810,7 @@ func (m Model) repoList(rows int) ([]string, int) {
 	var out []string
 	for i := first; i < first+rows; i++ {
 		r := m.repos[i]
-		line := common.Checkbox(!m.excluded[r.ID]) + " " + r.Name
+		line := common.Checkbox(!m.excluded[r.ID]) + " " + common.OneLine(r.Name)
 		mark := "  "
 		if i == m.repoCursor {
 			mark, line = "› ", st.Selected.Render(line)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -569,6 +570,14 @@ func TestExportEverySize(t *testing.T) {
 	m = focusOn(t, base, fieldExport)
 	running, _ := m.Update(keyMsg("enter"))
 	states["running"] = running
+	// Half way: the progress bar and the count drawn part full.
+	half := running
+	half.read = new(atomic.Int64)
+	half.read.Store(int64(max(1, half.total/2)))
+	if !strings.Contains(plain(half), " of ") {
+		t.Errorf("an export half way shows no progress:\n%s", plain(half))
+	}
+	states["running half way"] = half
 	m, _ = press(t, m, "enter")
 	states["done"] = m
 	m, _ = press(t, m, "enter")
@@ -587,9 +596,17 @@ func TestExportEverySize(t *testing.T) {
 		t.Errorf("cursor %d in the long list:\n%s", m.repoCursor, plain(m))
 	}
 	states["long list"] = m
+	var widths, heights []int
+	for w := 20; w <= 200; w += 7 {
+		widths = append(widths, w)
+	}
+	for h := 5; h <= 60; h += 5 {
+		heights = append(heights, h)
+	}
+	widths, heights = append(widths, 59, 60, 61, 250), append(heights, 6, 16, 17, 80)
 	for name, s := range states {
-		for w := 20; w <= 200; w += 7 {
-			for h := 5; h <= 60; h += 5 {
+		for _, w := range widths {
+			for _, h := range heights {
 				s.SetSize(w, h)
 				checkView(t, fmt.Sprintf("%s %dx%d", name, w, h), s.View(), w, h)
 			}

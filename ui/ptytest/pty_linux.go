@@ -49,16 +49,40 @@ func Resize(tty *os.File, cols, rows int) error {
 // Start runs cmd on a new cols×rows pseudo-terminal as its controlling
 // terminal (stdin, stdout and stderr) and returns the master side.
 func Start(cmd *exec.Cmd, cols, rows int) (*os.File, error) {
-	master, slave, err := Open(cols, rows)
+	master, slave, err := StartKeep(cmd, cols, rows)
 	if err != nil {
 		return nil, err
 	}
-	defer slave.Close()
+	slave.Close()
+	return master, nil
+}
+
+// StartKeep is Start that also returns the slave side, still open, so the
+// test can read the terminal's modes after the child exits (ReadMode).
+// The master then sees no end of file when the child exits; the caller
+// closes both.
+func StartKeep(cmd *exec.Cmd, cols, rows int) (master, slave *os.File, err error) {
+	master, slave, err = Open(cols, rows)
+	if err != nil {
+		return nil, nil, err
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	if err := cmd.Start(); err != nil {
 		master.Close()
-		return nil, err
+		slave.Close()
+		return nil, nil, err
 	}
-	return master, nil
+	return master, slave, nil
+}
+
+// ReadMode reads the line discipline's modes of a terminal: what a
+// program in raw mode turns off and must turn back on when it exits.
+func ReadMode(tty *os.File) (Mode, error) {
+	t, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		return Mode{}, err
+	}
+	return Mode{Echo: t.Lflag&unix.ECHO != 0, Canonical: t.Lflag&unix.ICANON != 0, Signals: t.Lflag&unix.ISIG != 0,
+		CRNL: t.Iflag&unix.ICRNL != 0, PostProcess: t.Oflag&unix.OPOST != 0}, nil
 }

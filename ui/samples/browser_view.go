@@ -104,20 +104,22 @@ func scoreCell(r store.SampleSummary) string {
 	return strconv.FormatFloat(*r.Score, 'f', 1, 64)
 }
 
+// fileCell is the file and line span; names come from repositories, so
+// control characters are shown, never sent to the terminal.
 func fileCell(r store.SampleSummary) string {
 	if r.LineEnd > 0 {
-		return fmt.Sprintf("%s:%d-%d", r.FilePath, r.LineStart, r.LineEnd)
+		return fmt.Sprintf("%s:%d-%d", common.OneLine(r.FilePath), r.LineStart, r.LineEnd)
 	}
-	return r.FilePath
+	return common.OneLine(r.FilePath)
 }
 
 // shortRepo drops the host from host/owner/name: every repository of a
-// workspace usually shares it.
+// workspace usually shares it. The name is made safe to draw (OneLine).
 func shortRepo(name string) string {
 	if i := strings.IndexByte(name, '/'); i > 0 && strings.Contains(name[:i], ".") && i+1 < len(name) {
-		return name[i+1:]
+		name = name[i+1:]
 	}
-	return name
+	return common.OneLine(name)
 }
 
 // truncLeft cuts s to w columns from the left, keeping its end (a file

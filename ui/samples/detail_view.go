@@ -82,7 +82,7 @@ func (d Detail) headerLines(w int) []string {
 		fields = append(fields, st.Warn.Render("answer cut off"))
 	}
 	if sm.Model != "" {
-		fields = append(fields, st.Muted.Render(sm.Model))
+		fields = append(fields, st.Muted.Render(common.OneLine(sm.Model)))
 	}
 	fields = append(fields, checkFields(st, sm)...)
 	var lines []string
@@ -105,6 +105,7 @@ func (d Detail) headerLines(w int) []string {
 }
 
 func spanLabel(path string, start, end int) string {
+	path = common.OneLine(path) // from a repository: shown, never obeyed
 	switch {
 	case end > start:
 		return fmt.Sprintf("%s:%d-%d", path, start, end)

@@ -125,7 +125,7 @@ func newFilterForm(f filterValues, keys browserKeys) filterForm {
 		unrated: f.unrated,
 		keys:    keys,
 	}
-	form.repo.SetValue(f.repoName)
+	form.repo.SetValue(common.OneLine(f.repoName))
 	form.file.SetValue(f.file)
 	if f.min != nil {
 		form.min.SetValue(fmtScore(*f.min))
@@ -176,7 +176,7 @@ func (f filterForm) matches() []store.Repo {
 	}
 	var exact, partial []store.Repo
 	for _, r := range f.repos {
-		name := strings.ToLower(r.Name)
+		name := strings.ToLower(common.OneLine(r.Name)) // as the form shows it
 		switch {
 		case name == text:
 			exact = append(exact, r)
@@ -299,13 +299,13 @@ func (f filterForm) view(st common.Styles, w int) []string {
 		var hint string
 		switch m := f.matches(); {
 		case f.repos == nil && f.reposErr != nil:
-			hint = st.Error.Render("cannot list repositories: " + f.reposErr.Error())
+			hint = st.Error.Render("cannot list repositories: " + common.OneLine(f.reposErr.Error()))
 		case f.repos == nil:
 			hint = st.Muted.Render("loading repositories…")
 		case len(m) == 0:
 			hint = st.Warn.Render("no repository matches")
 		default:
-			hint = "→ " + m[min(f.pick, len(m)-1)].Name
+			hint = "→ " + common.OneLine(m[min(f.pick, len(m)-1)].Name)
 			if len(m) > 1 {
 				hint += st.Muted.Render(fmt.Sprintf("  (%d of %d, ctrl+n/ctrl+p)", min(f.pick, len(m)-1)+1, len(m)))
 			}

@@ -29,7 +29,8 @@ var (
 // tabWidth is where tabs stop in code and source lines.
 const tabWidth = 4
 
-// cleanLine expands tabs and drops control characters, which would move
+// cleanLine expands tabs, drops carriage returns and shows other control
+// characters as symbols (common.ControlPicture): sent raw, they would move
 // the terminal's cursor and break the layout.
 func cleanLine(s string) string {
 	if !strings.ContainsFunc(s, unicode.IsControl) {
@@ -43,7 +44,10 @@ func cleanLine(s string) string {
 			n := tabWidth - col%tabWidth
 			b.WriteString(strings.Repeat(" ", n))
 			col += n
+		case r == '\r':
 		case unicode.IsControl(r):
+			b.WriteRune(common.ControlPicture(r))
+			col++
 		default:
 			b.WriteRune(r)
 			col += ansi.StringWidth(string(r))

@@ -48,7 +48,7 @@ func TestRenderMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"Title here", "Some bold text with", "code", "verylongwordthatdoesnot", "• first item that is",
 		"  long enough", "  • nested", "3. third", "│ quoted text", strings.Repeat("─", 24),
-		"╭─ python", "│ def f():", "│     return 1  # a", "╰─", "╭─ code", "│ plain fence", "ctrl[31mchars", "│ unclosed",
+		"╭─ python", "│ def f():", "│     return 1  # a", "╰─", "╭─ code", "│ plain fence", "ctrl␛[31mchars", "│ unclosed",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("rendering lacks %q:\n%s", want, got)
@@ -73,7 +73,7 @@ func TestCleanLine(t *testing.T) {
 		"a\tb":       "a   b",
 		"\tx":        "    x",
 		"abcd\te":    "abcd    e",
-		"bell\a!":    "bell!",
+		"bell\a!":    "bell␇!",
 		"no control": "no control",
 	} {
 		if got := cleanLine(in); got != want {
