@@ -110,7 +110,7 @@ func TestCrashSuite(t *testing.T) {
 		t.Fatalf("retry with a full database: exit %d, want 1 with \"database is full\"\n%s", code, out)
 	}
 	state = crashCheck(t, db, state, "retry with a full database", out)
-	t.Logf("retry with a full database, exit %d:\n%s", code, crashTail(out, 12))
+	t.Logf("retry with a full database, exit %d:\n%s", code, tailLines(out, 3))
 
 	phase("retry", perRetry, 900*time.Millisecond, "retry")
 	if state.failed != 0 || state.pending != 0 {
@@ -288,7 +288,7 @@ func crashCheck(t *testing.T, db string, prev crashState, when, output string) c
 		"files marked done with questions pending": `SELECT count(*) FROM FileHashes f JOIN TrainingSamples s
 			ON s.repo_id = f.repo_id AND s.file_path = f.file_path AND s.blob_oid = f.blob_oid
 			WHERE f.status = 'done' AND s.status = 'pending'`,
-		"failures without a reason": `SELECT count(*) FROM FailedFiles WHERE trim(COALESCE(reason, '')) = ''`,
+		"failures without a reason":        `SELECT count(*) FROM FailedFiles WHERE trim(COALESCE(reason, '')) = ''`,
 		"files failed for a full database": `SELECT count(*) FROM FailedFiles WHERE reason LIKE '%full%'`,
 	} {
 		if n := count(query); n != 0 {
@@ -393,9 +393,4 @@ func crashBulk(t *testing.T, db string, n int) {
 			t.Fatal(err)
 		}
 	}
-}
-
-func crashTail(out string, n int) string {
-	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

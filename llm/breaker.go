@@ -50,6 +50,7 @@ type breaker struct {
 	cooldown  time.Duration
 	openUntil time.Time
 	probing   bool
+	openings  int64         // transitions to open, for the run report
 	changed   chan struct{} // closed and replaced on every state change
 }
 
@@ -146,6 +147,12 @@ func (b *breaker) done(probe bool, o outcome, err error) {
 	}
 }
 
+func (b *breaker) openCount() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.openings
+}
+
 // isOpen reports whether the server is considered down right now.
 func (b *breaker) isOpen() bool {
 	b.mu.Lock()
@@ -155,6 +162,9 @@ func (b *breaker) isOpen() bool {
 
 func (b *breaker) setLocked(s BreakerState, err error) {
 	b.state = s
+	if s == BreakerOpen {
+		b.openings++
+	}
 	b.wakeLocked()
 	if b.onChange != nil {
 		ev := BreakerEvent{State: s, Err: err}

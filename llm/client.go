@@ -63,6 +63,10 @@ type Client struct {
 	breaker *breaker
 	log     *slog.Logger
 
+	// Counters for Stats; attempts and busy time include failed attempts.
+	attempts, retries atomic.Int64
+	busy              atomic.Int64 // nanoseconds spent in attempts
+
 	mu     sync.Mutex
 	mode   string // structured output mode in use
 	kind   string // server kind found by Probe
@@ -197,6 +201,20 @@ type Response struct {
 // Truncated reports an answer cut off by the token budget.
 func (r Response) Truncated() bool { return r.FinishReason == "length" }
 
+// Stats counts what a Client has sent since New, for run reports.
+type Stats struct {
+	Attempts        int64         // HTTP requests sent, retries included
+	Retries         int64         // attempts after a request's first
+	BreakerOpenings int64         // times the circuit breaker opened
+	Busy            time.Duration // summed time of all attempts: slot time the client held
+}
+
+// Stats returns the counters so far.
+func (c *Client) Stats() Stats {
+	return Stats{Attempts: c.attempts.Load(), Retries: c.retries.Load(),
+		BreakerOpenings: c.breaker.openCount(), Busy: time.Duration(c.busy.Load())}
+}
+
 // Chat runs one chat completion with retries. It retries connection
 // errors, timeouts, 408/409/429/5xx and truncated streams with full-jitter
 // exponential backoff (never sooner than Retry-After). While the shared
@@ -225,7 +243,13 @@ func (c *Client) Chat(ctx context.Context, req Request) (Response, error) {
 		}
 		streamed = false
 		mode := c.modeFor(req)
+		c.attempts.Add(1)
+		if attempt > 1 {
+			c.retries.Add(1)
+		}
+		began := time.Now()
 		resp, err := c.attempt(ctx, req, mode)
+		c.busy.Add(int64(time.Since(began)))
 		switch {
 		case ctx.Err() != nil:
 			c.breaker.done(probe, outcomeNeutral, err)

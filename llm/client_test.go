@@ -411,6 +411,17 @@ func TestBreakerMakesCallersWaitNotFail(t *testing.T) {
 	if n := srv.count(); n > 12+3+20 {
 		t.Errorf("server saw %d requests during the outage", n)
 	}
+	// The run report's counters agree with what the server saw.
+	st := c.Stats()
+	opened := 0
+	for _, e := range events {
+		if e == BreakerOpen {
+			opened++
+		}
+	}
+	if st.Attempts != int64(srv.count()) || st.Retries != st.Attempts-12 || st.BreakerOpenings != int64(opened) || st.Busy <= 0 {
+		t.Errorf("Stats() = %+v; server saw %d requests from 12 calls, breaker opened %d times", st, srv.count(), opened)
+	}
 }
 
 func TestCancelledContextStopsPromptly(t *testing.T) {

@@ -380,6 +380,7 @@ func (r *Runner) waitForRoom(ctx context.Context) {
 func (r *Runner) worker(ctx context.Context, live *liveSlot) {
 	// A bug must not take the whole program (and the user's terminal)
 	// down: the run stops gracefully and Run reports it.
+	inTask := false // counted in running and InFlight
 	defer func() {
 		if p := recover(); p != nil {
 			r.Logger.Error("internal error in a prepare worker", "panic", p, "stack", string(debug.Stack()))
@@ -387,7 +388,16 @@ func (r *Runner) worker(ctx context.Context, live *liveSlot) {
 			if r.crashed == nil {
 				r.crashed = fmt.Errorf("internal error: %v (the run stopped; details in the log; run prepare again to resume)", p)
 			}
+			if inTask {
+				// The task never reached the bookkeeping after run: undo
+				// its share so counts and the drain condition stay true.
+				r.running--
+				r.wake.Broadcast()
+			}
 			r.mu.Unlock()
+			if inTask {
+				r.progress.InFlight.Add(-1)
+			}
 			live.end()
 			r.Stop()
 		}
@@ -398,6 +408,7 @@ func (r *Runner) worker(ctx context.Context, live *liveSlot) {
 		if t == nil {
 			return
 		}
+		inTask = true
 		r.progress.InFlight.Add(1)
 		t.live = live
 		live.begin(t)
@@ -406,10 +417,11 @@ func (r *Runner) worker(ctx context.Context, live *liveSlot) {
 		}
 		follow := r.run(ctx, t)
 		live.end()
-		r.progress.InFlight.Add(-1)
 		r.hold(&local, follow)
+		r.progress.InFlight.Add(-1)
 		r.mu.Lock()
 		r.running--
+		inTask = false
 		r.wake.Broadcast()
 		r.mu.Unlock()
 		r.taskDone(ctx, t.fw)

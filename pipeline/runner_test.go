@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -479,4 +480,37 @@ func TestPrepareReconsidersSkippedFiles(t *testing.T) {
 		t.Errorf("raising max_file_size did not bring the skipped file back: %d done", r.Progress().FilesDone.Load())
 	}
 	checkComplete(t, f, 2)
+}
+
+// TestWorkerPanicStopsTheRunCleanly: a panic in a worker goroutine (here
+// injected before a request) stops the run with an internal error instead
+// of killing the process, leaves no request counted in flight, and the
+// next run finishes every file.
+func TestWorkerPanicStopsTheRunCleanly(t *testing.T) {
+	files := map[string]string{}
+	for i := range 6 {
+		files[fmt.Sprintf("p%d.go", i)] = goSource(fmt.Sprintf("p%d", i), 1)
+	}
+	f := newPrepFixture(t, files, sim.Config{Slots: 2})
+	r := f.newRunner(nil)
+	var calls atomic.Int64
+	r.BeforeTask = func(repo, path string) {
+		if calls.Add(1) == 3 {
+			panic("injected")
+		}
+	}
+	err := r.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "internal error: injected") {
+		t.Fatalf("Run = %v, want the internal error", err)
+	}
+	if n := r.Progress().InFlight.Load(); n != 0 {
+		t.Errorf("%d requests still counted in flight after the run", n)
+	}
+	f.run(nil)
+	if st, err := f.st.Stats(context.Background()); err != nil || st.FilesDone != int64(len(files)) || st.FilesFailed != 0 {
+		t.Errorf("after the second run: %d files done, %d failed (%v); want %d/0", st.FilesDone, st.FilesFailed, err, len(files))
+	}
+	if n, _ := f.st.CountPending(context.Background()); n != 0 {
+		t.Errorf("%d questions pending after the second run", n)
+	}
 }
