@@ -14,6 +14,9 @@ import (
 // decode rate plus every uncached prompt token at their prefill rate, all
 // four slots busy all the time. The ratio is what the pipeline costs on top
 // (start-up, probe, scheduling, commits, the last wave's idle slots).
+// Near-duplicate control is off: the simulator's questions are templated,
+// so it would drop most of them and leave the server a lighter load than
+// real questions do.
 func BenchmarkPrepare200Files(b *testing.B) {
 	const (
 		slots   = 4
@@ -30,7 +33,7 @@ func BenchmarkPrepare200Files(b *testing.B) {
 		dir := b.TempDir()
 		src := chaosRepo(b, 200)
 		mustWrite(b, filepath.Join(dir, "repos.txt"), src+"\n")
-		mustWrite(b, filepath.Join(dir, "cicdllm.toml"), "[llm]\nbase_url = \""+url+"\"\n[generation]\nmax_tokens = 128\n[battery]\nenabled = false\n")
+		mustWrite(b, filepath.Join(dir, "cicdllm.toml"), "[llm]\nbase_url = \""+url+"\"\n[generation]\nmax_tokens = 128\nnear_duplicate_threshold = 0\n[battery]\nenabled = false\n")
 		if r := runCLI(b, nil, "scrape", "--workdir", dir); r.code != 0 {
 			b.Fatalf("scrape: %s %s", r.stdout, r.stderr)
 		}

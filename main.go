@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -32,6 +33,7 @@ import (
 	"unicode"
 
 	"golang.org/x/term"
+	"zombiezen.com/go/sqlite"
 
 	"cicdllm/llm"
 	"cicdllm/llm/hfhub"
@@ -67,9 +69,20 @@ func newApp() *app {
 		lookupEnv: os.LookupEnv,
 		environ:   os.Environ,
 		interactive: func() bool {
+			// A dumb terminal cannot draw the UI, and CI logs want plain
+			// lines even when the runner allocates a pseudo-terminal.
+			if os.Getenv("TERM") == "dumb" || ciEnv(os.Getenv("CI")) {
+				return false
+			}
 			return term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 		},
 	}
+}
+
+// ciEnv reports whether the CI variable says we run under CI.
+func ciEnv(v string) bool {
+	v = strings.ToLower(strings.TrimSpace(v))
+	return v != "" && v != "0" && v != "false" && v != "no"
 }
 
 // runMain runs a with the process's arguments and signals and returns the
@@ -211,7 +224,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 			a.printOverview(a.stdout)
 			return exitOK
 		}
-		fmt.Fprintf(a.stderr, "cicdllm: %v\nRun 'cicdllm help' for usage.\n", err)
+		fmt.Fprintf(a.stderr, "cicdllm: %s; run 'cicdllm help' for usage\n", flagProblem(gfs, err))
 		return exitUsage
 	}
 	setBefore := visited(gfs)
@@ -230,7 +243,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		for _, c := range a.commands() {
 			names = append(names, c.name)
 		}
-		fmt.Fprintf(a.stderr, "cicdllm: unknown command %q%s\nRun 'cicdllm help' for the list of commands.\n", rest[0], pipeline.Suggest(rest[0], names))
+		fmt.Fprintf(a.stderr, "cicdllm: unknown command %q%s; run 'cicdllm help' for the list of commands\n", printable(rest[0]), pipeline.Suggest(rest[0], names))
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("cicdllm "+cmd.name, flag.ContinueOnError)
@@ -245,7 +258,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 			a.printCommandHelp(a.stdout, cmd)
 			return exitOK
 		}
-		fmt.Fprintf(a.stderr, "cicdllm %s: %v\nRun 'cicdllm %s -h' for usage.\n", cmd.name, err, cmd.name)
+		fmt.Fprintf(a.stderr, "cicdllm %s: %s; run 'cicdllm %s -h' for its flags\n", cmd.name, flagProblem(fs, err), cmd.name)
 		return exitUsage
 	}
 	set := visited(fs)
@@ -264,6 +277,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	err = cmd.run(ctx, env, positional)
 	if cmd.needsEnv {
+		err = env.explainDB(err)
 		if err != nil {
 			env.logger.Error("command failed", "command", cmd.name, "err", err)
 		} else {
@@ -353,6 +367,9 @@ func (e *cmdEnv) setup(cmd *command) (func(), error) {
 		Secrets:  c.SecretValues(e.lookupEnv),
 		Mirror:   mirror,
 	})
+	if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		return nil, fmt.Errorf("cannot write to the workspace %s (%v); make it writable or pass another --workdir", e.ws.Dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open the log in %s: %w", e.ws.LogsDir, err)
 	}
@@ -384,6 +401,30 @@ func (e *cmdEnv) openStore(ctx context.Context, write bool) (*store.Store, error
 	return store.Open(ctx, e.ws.DBPath, store.Options{Lock: write, MaxPageCount: e.maxDBPages})
 }
 
+// explainDB words a database that cannot be used: which file, what is
+// wrong with it and what to do, on one line. Nothing here changes the
+// file: it may be the only copy of someone's curated samples.
+func (e *cmdEnv) explainDB(err error) error {
+	if err == nil {
+		return nil
+	}
+	db := e.ws.Rel(e.ws.DBPath)
+	msg := err.Error()
+	const left = "it was left as it is"
+	switch code := sqlite.ErrCode(err).ToPrimary(); {
+	case code == sqlite.ResultNotADB || strings.Contains(msg, "file is not a database"):
+		return fmt.Errorf("%s is not a cicdllm database (not an SQLite file); %s: move it aside, or delete it with `cicdllm reset db --yes`, then run again to start a new one", db, left)
+	case code == sqlite.ResultCorrupt || strings.Contains(msg, "database disk image is malformed"):
+		return fmt.Errorf("%s is damaged (database disk image is malformed); %s: restore a backup, recover what is left with `sqlite3 %s .recover`, or move it aside to start a new one", db, left, db)
+	case strings.Contains(msg, "was not created by cicdllm"), strings.Contains(msg, "belongs to another application"):
+		why := msg[strings.LastIndex(msg, ": ")+2:]
+		return fmt.Errorf("%s is not a cicdllm database: %s; %s: move it aside or pass another --data-dir", db, why, left)
+	case strings.Contains(msg, "is a directory, not a database file"):
+		return fmt.Errorf("%s is a directory, not a database file; move it aside or pass another --data-dir", db)
+	}
+	return err
+}
+
 // parseInterspersed parses flags anywhere among positional arguments, so
 // `reset db --yes` and `reset --yes db` both work; "--" ends flag parsing.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -403,6 +444,52 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+var (
+	flagValueRe   = regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-([\w-]+): (.*)$`)
+	flagUnknownRe = regexp.MustCompile(`^flag provided but not defined: -+([\w-]+)$`)
+)
+
+// flagProblem words a flag package error on one line, for people: the
+// flag as they type it (--name), what its value should have been instead
+// of "parse error", and the flag they probably meant. Other text is kept.
+func flagProblem(fs *flag.FlagSet, err error) string {
+	msg := printable(err.Error())
+	if m := flagUnknownRe.FindStringSubmatch(msg); m != nil {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		if sug := pipeline.Suggest(m[1], names); sug != "" {
+			msg += strings.Replace(strings.ReplaceAll(sug, `"`, ""), "mean ", "mean --", 1)
+		}
+		return msg
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return fmt.Sprintf("flag --%s needs a value", strings.TrimLeft(name, "-"))
+	}
+	m := flagValueRe.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	value, name, why := m[1], m[2], m[3]
+	if why == "parse error" || why == "value out of range" {
+		why = "not a value this flag takes"
+		if f := fs.Lookup(name); f != nil {
+			if g, ok := f.Value.(flag.Getter); ok {
+				switch g.Get().(type) {
+				case int, int64, uint, uint64:
+					why = "not a whole number"
+				case float64:
+					why = "not a number"
+				case bool:
+					why = "use true or false"
+				case time.Duration:
+					why = "not a duration such as 30s or 5m"
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("invalid value %s for flag --%s: %s", value, name, why)
 }
 
 func visited(fs *flag.FlagSet) map[string]bool {
@@ -592,7 +679,9 @@ func (a *app) runScrape(opts *pipeline.ScrapeOptions) func(context.Context, *cmd
 		c := e.cfg.Config
 		opts.Concurrency, opts.Depth = c.Scrape.Concurrency, c.Scrape.Depth
 		s := &pipeline.Scraper{WS: e.ws, Config: c, LookupEnv: e.lookupEnv, Home: e.home(), Logger: e.logger}
-		if !opts.DryRun {
+		// A missing repos.txt, or one whose every line is rejected, leaves
+		// nothing to record: no database is created for it.
+		if entries, _, err := s.RepoList(); !opts.DryRun && err == nil && len(entries) > 0 {
 			st, err := e.openStore(ctx, true)
 			if err != nil {
 				return err
@@ -642,8 +731,15 @@ func (e *cmdEnv) scrapeSummary(rep pipeline.ScrapeReport, dryRun bool) error {
 	if rep.OK() {
 		return nil
 	}
-	return fmt.Errorf("%s of repos.txt rejected, %s failed (details above and in %s)",
-		count(len(rep.Rejected), "line", "lines"), count(len(rep.Failed), "repository or organisation", "repositories or organisations"), e.ws.Rel(e.log.Path))
+	var what []string
+	if len(rep.Rejected) > 0 {
+		what = append(what, count(len(rep.Rejected), "line", "lines")+" of repos.txt rejected")
+	}
+	if len(rep.Failed) > 0 {
+		what = append(what, count(len(rep.Failed), "repository or organisation", "repositories or organisations")+" failed")
+	}
+	return fmt.Errorf("%s (details above and in %s); fix repos.txt or the repositories and run scrape again",
+		strings.Join(what, ", "), e.ws.Rel(e.log.Path))
 }
 
 // eventPrinter shows pipeline events. Without a terminal it prints one
@@ -655,6 +751,9 @@ type eventPrinter struct {
 	tty    bool
 	status string
 	last   map[string]string
+	// reposFailed counts repositories a prepare could not read at all
+	// (a failure event without a file).
+	reposFailed int
 }
 
 func newEventPrinter(w io.Writer, tty bool) *eventPrinter {
@@ -895,6 +994,7 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 	stopTicker()
 	p.clear()
 	e.prepareSummary(r.Progress(), time.Since(start))
+	e.serverReport(client.Stats(), r.Slots, time.Since(start))
 	if err == nil && runCtx.Err() == nil && cfg.Generation.Score {
 		// generation.score: judge the new samples with the same server.
 		sc := &pipeline.Scorer{WS: e.ws, Config: cfg, Store: st, Client: client, Slots: info.Slots, Model: info.Model, Logger: e.logger}
@@ -914,7 +1014,19 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 	if n := r.Progress().FilesFailed.Load(); n > 0 {
 		return fmt.Errorf("%s failed (reasons above and in `cicdllm stats`); run `cicdllm retry` to try again", count(int(n), "file", "files"))
 	}
-	return nil
+	return p.unreadable()
+}
+
+// unreadable reports the repositories a run could not read: a clone or
+// local repository gone or broken since the scrape.
+func (p *eventPrinter) unreadable() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reposFailed == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s could not be read (reasons above); run `cicdllm scrape` to fetch again, or remove it from repos.txt",
+		count(p.reposFailed, "repository", "repositories"))
 }
 
 func (e *cmdEnv) dryRunPrepare(ctx context.Context, r *pipeline.Runner) error {
@@ -925,6 +1037,12 @@ func (e *cmdEnv) dryRunPrepare(ctx context.Context, r *pipeline.Runner) error {
 		fmt.Fprintf(e.stdout, "assuming %d tokens per request (set llm.context_size, or run without --dry-run to ask the server)\n", ctxSize)
 	}
 	r.ContextSize, r.Dry = ctxSize, pipeline.NewDryRun()
+	p := newEventPrinter(e.stdout, false)
+	r.OnEvent = func(ev pipeline.Event) {
+		if ev.Kind == pipeline.EventFileFailed || ev.Kind == pipeline.EventRepoSkipped {
+			p.runnerEvent(ev)
+		}
+	}
 	if err := r.Run(ctx); err != nil {
 		return err
 	}
@@ -943,7 +1061,24 @@ func (e *cmdEnv) dryRunPrepare(ctx context.Context, r *pipeline.Runner) error {
 	fmt.Fprintf(e.stdout, "%d files to process, %d unchanged, skipped: %s\n", len(d.Files), r.Progress().FilesUnchanged.Load(), strings.Join(skipped, ", "))
 	fmt.Fprintf(e.stdout, "estimate: %d requests, ~%d prompt tokens, ~%d generated tokens (dry run: no LLM was called)\n",
 		d.Requests, d.PromptTokens, d.CompletionTokens)
-	return nil
+	return p.unreadable()
+}
+
+// serverReport says how the run used the server: retries and breaker
+// openings show a flaky or absent server, and the slot utilisation (time
+// requests were in flight over slots × wall time) how much of its capacity
+// the run kept busy.
+func (e *cmdEnv) serverReport(s llm.Stats, slots int, took time.Duration) {
+	if s.Attempts == 0 {
+		return
+	}
+	util := 0.0
+	if took > 0 && slots > 0 {
+		util = 100 * s.Busy.Seconds() / (float64(slots) * took.Seconds())
+	}
+	fmt.Fprintf(e.stdout, "server: %s sent (%s), breaker opened %s, slots busy %.0f%% of the run (%d slots)\n",
+		count(int(s.Attempts), "request", "requests"), count(int(s.Retries), "retry", "retries"),
+		count(int(s.BreakerOpenings), "time", "times"), min(util, 100), slots)
 }
 
 func (e *cmdEnv) prepareSummary(s *pipeline.Snapshot, took time.Duration) {
@@ -973,6 +1108,10 @@ func (p *eventPrinter) runnerEvent(ev pipeline.Event) {
 	case pipeline.EventFileDone:
 		p.line("done %s", file)
 	case pipeline.EventFileFailed:
+		if ev.Path == "" {
+			p.reposFailed++
+			file = printable(ev.Repo)
+		}
 		p.line("failed %s: %s", file, printable(ev.Text))
 	case pipeline.EventRepoSkipped:
 		p.line("skipped %s: %s", printable(ev.Repo), printable(ev.Text))
@@ -1136,17 +1275,27 @@ func (e *cmdEnv) runExport(ctx context.Context, f exportFlags) error {
 			statuses = append(statuses, inc.status)
 		}
 	}
+	spec := pipeline.ExportSpec{
+		Output: f.output, Force: f.force, Statuses: statuses, IncludeTruncated: f.includeTruncated,
+		RepoMatch: f.repo, Languages: []string{f.language}, Since: since, Licenses: f.licenses, Redact: f.redact, RequireValidCode: f.requireValidCode,
+		Limit: f.limit, Shuffle: f.shuffle, LlamaDate: f.llamaDate}
+	// Mistakes in the request are reported before the database is opened,
+	// which would create it; only the repository filter needs the data.
+	// (The secret scanner is left out of this trial: it takes a while to
+	// build and has nothing to check.)
+	trial, trialCfg := spec, e.cfg.Config
+	trial.RepoMatch, trial.Redact, trialCfg.Safety.RedactSecrets = "", false, false
+	var specErr *pipeline.ExportSpecError
+	if _, err := pipeline.NewExportJob(trialCfg, nil, trial); errors.As(err, &specErr) {
+		return usageError("%v", err)
+	}
 	st, err := e.openStore(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	// The CLI and the UI's export dialog build the job the same way.
-	job, err := pipeline.NewExportJob(e.cfg.Config, st, pipeline.ExportSpec{
-		Output: f.output, Force: f.force, Statuses: statuses, IncludeTruncated: f.includeTruncated,
-		RepoMatch: f.repo, Languages: []string{f.language}, Since: since, Licenses: f.licenses, Redact: f.redact, RequireValidCode: f.requireValidCode,
-		Limit: f.limit, Shuffle: f.shuffle, LlamaDate: f.llamaDate})
-	var specErr *pipeline.ExportSpecError
+	job, err := pipeline.NewExportJob(e.cfg.Config, st, spec)
 	if errors.As(err, &specErr) {
 		return usageError("%v", err)
 	}
@@ -1666,7 +1815,7 @@ func (a *app) tuiCommand() *command {
 				return usageError("tui takes no arguments, got %q", args[0])
 			}
 			if !a.interactive() {
-				return usageError("the terminal UI needs a terminal; in scripts and CI use the subcommands (cicdllm scrape, prepare, export; see cicdllm help)")
+				return usageError("the terminal UI needs a terminal (and TERM other than dumb, CI unset); in scripts and CI use the subcommands (cicdllm scrape, prepare, export; see cicdllm help)")
 			}
 			return e.openUI(ctx, false, allowRemote)
 		},

@@ -251,11 +251,35 @@ func headOf(repo *git.Repository) (SyncResult, error) {
 	head, err := repo.Head()
 	if err != nil {
 		if errors.Is(err, plumbing.ErrReferenceNotFound) {
-			return SyncResult{}, errors.New("the repository has no commits on its default branch")
+			return SyncResult{}, unbornHeadError(repo)
 		}
 		return SyncResult{}, fmt.Errorf("read HEAD: %w", err)
 	}
 	return SyncResult{HeadCommit: head.Hash().String(), DefaultBranch: head.Name().Short()}, nil
+}
+
+// unbornHeadError explains a HEAD that names a branch without commits: an
+// empty repository, or one whose default branch was never pushed while
+// other branches were. The user decides which branch is meant.
+func unbornHeadError(repo *git.Repository) error {
+	branch := "its default branch"
+	if ref, err := repo.Storer.Reference(plumbing.HEAD); err == nil && ref.Type() == plumbing.SymbolicReference {
+		branch = fmt.Sprintf("%q", ref.Target().Short())
+	}
+	var others []string
+	if iter, err := repo.Branches(); err == nil {
+		_ = iter.ForEach(func(r *plumbing.Reference) error {
+			if len(others) < 5 {
+				others = append(others, r.Name().Short())
+			}
+			return nil
+		})
+	}
+	if len(others) == 0 {
+		return fmt.Errorf("the repository is empty: %s has no commits, nor has any other branch; commit to it or remove it from repos.txt", branch)
+	}
+	return fmt.Errorf("HEAD names %s, which has no commits; branches with commits: %s. Point HEAD at one (git symbolic-ref HEAD refs/heads/%s) or remove the repository from repos.txt",
+		branch, strings.Join(others, ", "), others[0])
 }
 
 // openLocal reads a local repository's HEAD where it is; nothing is copied.
@@ -284,14 +308,26 @@ func describeGitError(ctx context.Context, e RepoEntry, o CloneOptions, err erro
 	case errors.Is(err, context.DeadlineExceeded) && o.Timeout > 0:
 		return fmt.Errorf("gave up after %s (scrape.timeout); raise it for large repositories", Duration(o.Timeout))
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
-		return fmt.Errorf("the server requires authentication (a private or missing repository?); set the token variable named by scrape.%s_token_env: %w", providerOr(e), err)
+		return &gitError{msg: fmt.Sprintf("the server requires authentication (a private or missing repository?); set the token variable named by scrape.%s_token_env", providerOr(e)), err: err}
 	case errors.Is(err, transport.ErrRepositoryNotFound):
-		return fmt.Errorf("no such repository; check the URL in repos.txt: %w", err)
+		return &gitError{msg: "no such repository; check the URL in repos.txt", err: err}
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return errors.New("the repository is empty (no commits)")
 	}
 	return err
 }
+
+// gitError is a clone failure worded for the user. go-git's own text
+// adds the server's error page (often with a trailing newline) and says
+// nothing more, so only the wording is shown; the cause stays reachable
+// for errors.Is.
+type gitError struct {
+	msg string
+	err error
+}
+
+func (e *gitError) Error() string { return e.msg }
+func (e *gitError) Unwrap() error { return e.err }
 
 func providerOr(e RepoEntry) string {
 	if e.Provider == ProviderGitLab {

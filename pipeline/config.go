@@ -71,6 +71,7 @@ type GenerationConfig struct {
 // FilesConfig selects the files of each repository.
 type FilesConfig struct {
 	MaxFileSize        Size     `toml:"max_file_size" doc:"Larger files are skipped (prepare --max-file-size). Sizes take B, KB/KiB, MB/MiB, GB/GiB (all 1024-based)."`
+	MinFileSize        Size     `toml:"min_file_size" doc:"Smaller files are skipped as too_small: a few bytes (a version pin, a one-line script) make no useful question. 0 keeps them."`
 	Include            []string `toml:"include" doc:"Glob patterns (path.Match, on repository-relative paths or base names) always processed, even if a rule would skip them."`
 	Exclude            []string `toml:"exclude" doc:"Glob patterns never processed."`
 	ExcludedExtensions []string `toml:"excluded_extensions" doc:"File endings never processed (case-insensitive)."`
@@ -171,6 +172,7 @@ func DefaultConfig() Config {
 		},
 		Files: FilesConfig{
 			MaxFileSize: 5 * MiB,
+			MinFileSize: 16,
 			Include:     []string{},
 			Exclude:     []string{},
 			// The prototype's deny-list, matched case-insensitively here.

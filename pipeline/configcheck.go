@@ -67,6 +67,11 @@ func (c *Config) Validate() []Problem {
 	if c.Files.MaxFileSize < KiB || c.Files.MaxFileSize > GiB {
 		v.add("files.max_file_size", fmt.Sprintf("%s is out of range; allowed 1KiB to 1GiB", c.Files.MaxFileSize))
 	}
+	// Compared with max_file_size only when that is valid, so one mistake
+	// is reported once.
+	if c.Files.MinFileSize < 0 || c.Files.MaxFileSize >= KiB && c.Files.MinFileSize >= c.Files.MaxFileSize {
+		v.add("files.min_file_size", fmt.Sprintf("%s is out of range; allowed 0 up to below files.max_file_size (%s)", c.Files.MinFileSize, c.Files.MaxFileSize))
+	}
 	v.globs("files.include", c.Files.Include)
 	v.globs("files.exclude", c.Files.Exclude)
 	for _, e := range c.Files.ExcludedExtensions {

@@ -246,7 +246,8 @@ func (l *Loaded) applyFile(path string, data []byte, byKey map[string]configFiel
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return []Problem{{Where: fileLine(path, pe.Position.Line), Msg: "invalid TOML: " + pe.Message + "; fix the syntax (see config.example.toml)"}}
+			msg := strings.TrimSuffix(strings.TrimSpace(pe.Message), ".")
+			return []Problem{{Where: fileLine(path, pe.Position.Line), Msg: "invalid TOML: " + msg + "; fix the syntax (see config.example.toml)"}}
 		}
 		return []Problem{{Where: path, Msg: "invalid TOML: " + err.Error()}}
 	}

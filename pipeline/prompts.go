@@ -189,10 +189,10 @@ func newTheme(name, dir string, texts map[string]string, display func(string) st
 		fmt.Fprintf(h, "%s\x00%d\x00%s\x00", f, len(text), text)
 		t, err := template.New(display(f)).Option("missingkey=error").Parse(text)
 		if err != nil {
-			return nil, fmt.Errorf("theme %s: %w", name, err)
+			return nil, fmt.Errorf("theme %s: %s", name, templateProblem(display(f), err))
 		}
 		if err := t.Execute(discardWriter{}, sampleThemeData()); err != nil {
-			return nil, fmt.Errorf("theme %s: %w", name, err)
+			return nil, fmt.Errorf("theme %s: %s", name, templateProblem(display(f), err))
 		}
 		if f == themeQuestionUser || f == themeAnswerUser {
 			if !templateUsesCode(t) || !showsCode(t) {
@@ -210,6 +210,34 @@ func newTheme(name, dir string, texts map[string]string, display func(string) st
 		answerSystem:   tmpls[themeAnswerSystem],
 		answerUser:     tmpls[themeAnswerUser],
 	}, nil
+}
+
+// promptFields are what a template can write, for messages.
+var promptFields = []string{"Code", "Path", "Repo", "Language", "Lines", "Question", "Count", "Fence"}
+
+var (
+	templateExecRe  = regexp.MustCompile(`^(.*?:\d+(?::\d+)?): executing ".*?" at <(.*?)>: (.*)$`)
+	templateFieldRe = regexp.MustCompile(`can't evaluate field (\w+) in type`)
+)
+
+// templateProblem words a text/template error for the person editing the
+// file: "FILE:LINE: what is wrong", without the package's prefix, the
+// file name said twice, or Go type names.
+func templateProblem(file string, err error) string {
+	msg := strings.TrimPrefix(err.Error(), "template: ")
+	msg = strings.ReplaceAll(msg, "started at "+file+":", "started at line ")
+	if m := templateExecRe.FindStringSubmatch(msg); m != nil {
+		where, node, what := m[1], m[2], m[3]
+		if f := templateFieldRe.FindStringSubmatch(what); f != nil {
+			hint := ""
+			if sug := Suggest(f[1], promptFields); sug != "" {
+				hint = strings.Replace(strings.ReplaceAll(sug, `"`, ""), "mean ", "mean .", 1)
+			}
+			return fmt.Sprintf("%s: %s is not a field%s; the fields are .%s", where, node, hint, strings.Join(promptFields, ", ."))
+		}
+		return fmt.Sprintf("%s: %s: %s", where, node, what)
+	}
+	return msg + " (Go text/template syntax: {{.Code}})"
 }
 
 type discardWriter struct{}

@@ -307,6 +307,9 @@ func BenchmarkPrepareUtilisation(b *testing.B) {
 		f := newPrepFixture(b, files, sim.Config{Slots: 4, TokensPerSecond: 2000, PromptTokensPerSecond: 20000, AnswerTokens: 48})
 		f.cfg.Generation.MaxTokens = 128
 		f.cfg.Generation.QuestionsPerChunk = DefaultConfig().Generation.QuestionsPerChunk
+		// The simulator's questions are templated: near-duplicate control
+		// would drop most of them and measure a lighter workload.
+		f.cfg.Generation.NearDuplicateThreshold = 0
 		f.sim.ResetStats()
 		b.StartTimer()
 		r := f.run(nil)

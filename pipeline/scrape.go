@@ -137,11 +137,20 @@ func (s *Scraper) Run(ctx context.Context, opts ScrapeOptions) (ScrapeReport, er
 		return rep, nil
 	}
 	if s.Store == nil {
+		if len(repos) == 0 {
+			return rep, ctx.Err() // nothing to record: a list with no usable entry
+		}
 		return rep, errors.New("scrape needs the database unless it is a dry run")
 	}
 	results, failed := s.sync(ctx, repos, opts)
 	rep.Results, rep.Failed = results, append(rep.Failed, failed...)
 	return rep, ctx.Err()
+}
+
+// RepoList reads repos.txt as Run will. A caller can tell from it that
+// there is nothing to scrape before it creates or locks the database.
+func (s *Scraper) RepoList() ([]RepoEntry, []RejectedLine, error) {
+	return ReadRepoList(s.WS, s.repoListOptions())
 }
 
 func (s *Scraper) repoListOptions() RepoListOptions {

@@ -40,8 +40,13 @@ import (
 // TreeFile is one entry of a repository's HEAD tree, listed without reading its content.
 type TreeFile struct {
 	Path    string            // repository-relative, '/'-separated
-	BlobOID string            // git blob id (hex)
-	Mode    filemode.FileMode // go-git filemode: Regular, Executable, Symlink, Submodule, Deprecated
+	BlobOID string            // git blob id (hex); a tree id when Skip names a directory
+	Mode    filemode.FileMode // go-git filemode: Regular, Executable, Symlink, Submodule, Deprecated; Dir with Skip
+	// Skip is set by OpenTree for an entry it would not go into: a
+	// directory nested too deep (too_deep) or a path too long
+	// (path_too_long). Listing it, rather than failing the whole
+	// repository, records the reason and keeps the rest usable.
+	Skip string
 }
 
 // RepoTree is a repository opened read-only at its HEAD commit.
@@ -74,11 +79,20 @@ const (
 	SkipExcludedGlob      = "excluded_glob"
 	SkipNonUTF8           = "non_utf8"
 	SkipTooManyFiles      = "too_many_files" // counted by the engine (files.max_files_per_repo)
+	SkipTooSmall          = "too_small"
+	SkipNotebook          = "notebook"
+	SkipTooDeep           = "too_deep"
+	SkipPathTooLong       = "path_too_long"
 )
 
 // selMaxTreeDepth bounds how deep OpenTree descends (R-GIT-5); git itself
-// allows 4096, no real repository comes near 256.
-const selMaxTreeDepth = 256
+// allows 4096, no real repository comes near 256. selMaxPathBytes is
+// PATH_MAX: no checkout of a longer path could exist, so it can only come
+// from a crafted repository.
+const (
+	selMaxTreeDepth = 256
+	selMaxPathBytes = 4096
+)
 
 // OpenTree opens the repository at path (a bare clone or a repository with a
 // working tree, opened through its object store only — never reading the
@@ -140,6 +154,11 @@ func selOpenRepo(dir string) (*git.Repository, error) {
 // or Executable, 120000 is a symlink, anything else that is not a tree is a
 // gitlink. Entries whose name could not be a path component ("", ".", "..",
 // or containing '/') exist only in crafted objects and are left out.
+//
+// The walk uses its own stack, so no nesting can exhaust the goroutine's.
+// A directory deeper than selMaxTreeDepth, or whose path is longer than
+// selMaxPathBytes, is not entered: it is listed once with Skip set, as is
+// a file whose path is too long.
 func selListTree(repo *git.Repository, commitID plumbing.Hash) ([]TreeFile, error) {
 	commit, err := repo.CommitObject(commitID)
 	if err != nil {
@@ -155,9 +174,6 @@ func selListTree(repo *git.Repository, commitID plumbing.Hash) ([]TreeFile, erro
 	for len(stack) > 0 {
 		p := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if p.depth > selMaxTreeDepth {
-			return nil, fmt.Errorf("the tree is more than %d directories deep at %s", selMaxTreeDepth, p.prefix)
-		}
 		tree, err := object.GetTree(repo.Storer, p.hash)
 		if err != nil {
 			return nil, fmt.Errorf("read tree %s (%q): %w", p.hash, p.prefix, err)
@@ -171,10 +187,22 @@ func selListTree(repo *git.Repository, commitID plumbing.Hash) ([]TreeFile, erro
 				name = p.prefix + "/" + e.Name
 			}
 			mode := e.Mode
-			switch {
-			case mode == filemode.Dir:
-				stack = append(stack, pending{prefix: name, hash: e.Hash, depth: p.depth + 1})
+			if mode == filemode.Dir {
+				switch {
+				case p.depth+1 > selMaxTreeDepth:
+					files = append(files, TreeFile{Path: name, BlobOID: e.Hash.String(), Mode: mode, Skip: SkipTooDeep})
+				case len(name) > selMaxPathBytes:
+					files = append(files, TreeFile{Path: name, BlobOID: e.Hash.String(), Mode: mode, Skip: SkipPathTooLong})
+				default:
+					stack = append(stack, pending{prefix: name, hash: e.Hash, depth: p.depth + 1})
+				}
 				continue
+			}
+			skip := ""
+			if len(name) > selMaxPathBytes {
+				skip = SkipPathTooLong
+			}
+			switch {
 			case mode == filemode.Regular, mode == filemode.Executable, mode == filemode.Deprecated,
 				mode == filemode.Symlink, mode == filemode.Submodule:
 			case mode&0170000 == 0100000:
@@ -187,7 +215,7 @@ func selListTree(repo *git.Repository, commitID plumbing.Hash) ([]TreeFile, erro
 			default:
 				mode = filemode.Submodule
 			}
-			files = append(files, TreeFile{Path: name, BlobOID: e.Hash.String(), Mode: mode})
+			files = append(files, TreeFile{Path: name, BlobOID: e.Hash.String(), Mode: mode, Skip: skip})
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
@@ -259,7 +287,15 @@ func (s *Selector) Included(p string) bool { return selMatchAny(s.include, p) }
 //     extension, case-insensitively.
 //
 // Dot files are kept: .gitlab-ci.yml and .github/workflows/*.yml are CI code.
+//
+// Before all of these, an entry OpenTree would not enter (too_deep,
+// path_too_long) keeps its reason; after lock files, Jupyter notebooks
+// (notebook) are skipped: their JSON carries base64 outputs, and stripping
+// them would break the line numbers samples point at.
 func (s *Selector) SkipByPath(f TreeFile) string {
+	if f.Skip != "" {
+		return f.Skip
+	}
 	switch f.Mode {
 	case filemode.Symlink:
 		return SkipSymlink
@@ -281,6 +317,9 @@ func (s *Selector) SkipByPath(f TreeFile) string {
 	}
 	if selIsLockFile(lower) {
 		return SkipLockFile
+	}
+	if path.Ext(lower) == ".ipynb" {
+		return SkipNotebook
 	}
 	if s.cfg.SkipVendored && selIsVendored(f.Path) {
 		return SkipVendored
@@ -333,15 +372,21 @@ const (
 //     stripped; invalid UTF-8 is decoded as Latin-1 (byte for byte, so
 //     nothing is lost) when "decode", else non_utf8;
 //   - empty: nothing but white space;
+//   - too_small: fewer bytes than files.min_file_size (checked this late
+//     so that a small binary or blank file gets its more telling reason);
 //   - minified: the average line (in characters, BigCode-style) is longer
 //     than files.max_avg_line_length, or one line longer than 20 times that
 //     holds most of the file; a long line in ordinary code does not count;
 //   - generated (files.skip_generated): enry.IsGenerated on path and text
 //     (e.g. "// Code generated ... DO NOT EDIT.").
 //
-// An include glob overrides minified and generated, nothing else: a file
-// too large, empty, binary, an LFS pointer or undecodable cannot be used.
+// An include glob overrides too_small, minified and generated, nothing
+// else: a file too large, empty, binary, an LFS pointer or undecodable
+// cannot be used.
 func (s *Selector) Read(t *RepoTree, f TreeFile) (File, string, error) {
+	if f.Skip != "" {
+		return File{}, f.Skip, nil
+	}
 	switch f.Mode {
 	case filemode.Symlink:
 		return File{}, SkipSymlink, nil
@@ -370,6 +415,9 @@ func (s *Selector) Read(t *RepoTree, f TreeFile) (File, string, error) {
 		return File{}, SkipEmpty, nil
 	}
 	included := s.Included(f.Path)
+	if !included && int64(len(raw)) < int64(s.cfg.MinFileSize) {
+		return File{}, SkipTooSmall, nil
+	}
 	lines, maxLine, chars := selLineStats(text)
 	if !included && selMinified(s.cfg.MaxAvgLineLength, lines, maxLine, chars) {
 		return File{}, SkipMinified, nil

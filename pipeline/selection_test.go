@@ -141,6 +141,7 @@ func selFixture() []selEntry {
 func selFixtureConfig() FilesConfig {
 	c := DefaultConfig().Files
 	c.MaxFileSize = 64 * KiB
+	c.MinFileSize = 0 // the fixture's files are tiny; TestSelectTooSmallNotebookAndDeepTrees covers the rule
 	c.Include = []string{"third_party/patched/*.go"}
 	c.Exclude = []string{"tools/old_*.py"}
 	return c
@@ -633,6 +634,7 @@ func TestSelectTreeListingAndSizeCheckReadNoBlobs(t *testing.T) {
 		}
 		cfg := DefaultConfig().Files
 		cfg.MaxFileSize = 64 * KiB
+		cfg.MinFileSize = 0
 		sel, err := NewSelector(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -863,6 +865,115 @@ func TestSelectLanguageNames(t *testing.T) {
 	} {
 		if got := selLanguage(name, []byte("x\n")); got != want {
 			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestSelectTooSmallNotebookAndDeepTrees: files under files.min_file_size,
+// notebooks, directories nested past the depth cap and paths past
+// PATH_MAX are skipped with their own reasons, and the rest of the tree is
+// still listed. The deep chain is 5,000 tree objects: no file system holds
+// such a path, and the walk must not recurse.
+func TestSelectTooSmallNotebookAndDeepTrees(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := repo.Storer
+	put := func(o interface {
+		Encode(plumbing.EncodedObject) error
+	}) plumbing.Hash {
+		obj := st.NewEncodedObject()
+		if err := o.Encode(obj); err != nil {
+			t.Fatal(err)
+		}
+		h, err := st.SetEncodedObject(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	blob := func(s string) plumbing.Hash {
+		obj := st.NewEncodedObject()
+		obj.SetType(plumbing.BlobObject)
+		w, _ := obj.Writer()
+		_, _ = w.Write([]byte(s))
+		_ = w.Close()
+		h, err := st.SetEncodedObject(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	code := blob("package main\n\nfunc main() { println(\"hello\") }\n")
+	deep := put(&object.Tree{Entries: []object.TreeEntry{{Name: "leaf.go", Mode: filemode.Regular, Hash: code}}})
+	for range 5000 {
+		deep = put(&object.Tree{Entries: []object.TreeEntry{{Name: "d", Mode: filemode.Dir, Hash: deep}}})
+	}
+	long := strings.Repeat("n", 250)
+	wide := put(&object.Tree{Entries: []object.TreeEntry{{Name: long + ".go", Mode: filemode.Regular, Hash: code}}})
+	for range 15 {
+		wide = put(&object.Tree{Entries: []object.TreeEntry{{Name: long, Mode: filemode.Dir, Hash: wide}}})
+	}
+	root := put(&object.Tree{Entries: []object.TreeEntry{
+		{Name: ".nvmrc", Mode: filemode.Regular, Hash: blob("20\n")},
+		{Name: "a.ipynb", Mode: filemode.Regular, Hash: blob(`{"cells": [], "nbformat": 4}` + "\n")},
+		{Name: "d", Mode: filemode.Dir, Hash: deep},
+		{Name: "main.go", Mode: filemode.Regular, Hash: code},
+		{Name: long, Mode: filemode.Dir, Hash: wide},
+	}})
+	sig := object.Signature{Name: "t", Email: "t@example.com", When: time.Unix(1_700_000_000, 0)}
+	commit := put(&object.Commit{Author: sig, Committer: sig, Message: "x\n", TreeHash: root})
+	if err := st.SetReference(plumbing.NewHashReference("refs/heads/main", commit)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, "refs/heads/main")); err != nil {
+		t.Fatal(err)
+	}
+
+	tree, err := OpenTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := NewSelector(DefaultConfig().Files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tooDeep := strings.TrimSuffix(strings.Repeat("d/", selMaxTreeDepth+1), "/")
+	want := map[string]string{
+		".nvmrc":  SkipTooSmall,
+		"a.ipynb": SkipNotebook,
+		tooDeep:   SkipTooDeep,
+		"main.go": "",
+		strings.Repeat(long+"/", 16) + long + ".go": SkipPathTooLong,
+	}
+	got := map[string]string{}
+	for _, f := range tree.Files {
+		reason := sel.SkipByPath(f)
+		if reason == "" {
+			if _, reason, err = sel.Read(tree, f); err != nil {
+				t.Fatalf("%.60s: %v", f.Path, err)
+			}
+		}
+		got[f.Path] = reason
+	}
+	if len(got) != len(want) {
+		t.Errorf("listed %d entries, want %d", len(got), len(want))
+	}
+	for p, w := range want {
+		if r, ok := got[p]; !ok || r != w {
+			t.Errorf("%.60s…: %q (listed %v), want %q", p, r, ok, w)
+		}
+	}
+	cfg := DefaultConfig().Files
+	cfg.MinFileSize = 0
+	keep, _ := NewSelector(cfg)
+	for _, f := range tree.Files {
+		if f.Path == ".nvmrc" {
+			if _, reason, err := keep.Read(tree, f); err != nil || reason != "" {
+				t.Errorf("min_file_size 0 still skips .nvmrc: %q %v", reason, err)
+			}
 		}
 	}
 }
