@@ -62,6 +62,12 @@ type Runner struct {
 	checks *quality.Checker
 	dedupQ *questionDedup // near-duplicate questions; nil when off
 
+	// Content already turned into samples, or queued in this run, by blob
+	// id: the same file in many repositories (forks, vendored copies) is
+	// asked about once. Only the planner goroutine touches these.
+	doneBlobs   map[string]store.BlobOwner // loaded when first needed
+	queuedBlobs map[string]FileKey
+
 	mu      sync.Mutex
 	live    []*liveSlot // one per worker, for Activity
 	crashed error       // a recovered panic, returned by Run
@@ -849,6 +855,13 @@ func (r *Runner) planRepo(ctx context.Context, repo store.Repo) error {
 			r.skipFile(ctx, repo, f, reason, prev, seen)
 			continue
 		}
+		if owner, dup, err := r.duplicateOf(ctx, key, f.BlobOID); err != nil {
+			return err
+		} else if dup {
+			r.Logger.Info("same content as a file already processed; skipped", "repo", repo.Name, "file", f.Path, "original", owner)
+			r.skipFile(ctx, repo, f, SkipDuplicateContent, prev, seen)
+			continue
+		}
 		if taken >= r.Config.Files.MaxFilesPerRepo {
 			r.skipFile(ctx, repo, f, SkipTooManyFiles, prev, seen)
 			continue
@@ -878,6 +891,7 @@ func (r *Runner) planRepo(ctx context.Context, repo store.Repo) error {
 		if err := r.queueFile(ctx, repo, tree.Commit, file); err != nil {
 			return err
 		}
+		r.queuedBlobs[f.BlobOID] = key
 		r.waitForRoom(ctx)
 	}
 	r.OnEvent(Event{Kind: EventRepoScanned, Repo: repo.Name, Count: taken})
@@ -896,6 +910,28 @@ func (r *Runner) planRepo(ctx context.Context, repo store.Repo) error {
 		}
 	}
 	return nil
+}
+
+// duplicateOf reports whether blob is content this run already queued for
+// another file, or that another file was done as, and names that file.
+func (r *Runner) duplicateOf(ctx context.Context, key FileKey, blob string) (string, bool, error) {
+	if r.queuedBlobs == nil {
+		r.queuedBlobs = map[string]FileKey{}
+	}
+	if k, ok := r.queuedBlobs[blob]; ok && k != key {
+		return k.Path, true, nil
+	}
+	if r.doneBlobs == nil {
+		done, err := r.Store.DoneBlobs(ctx)
+		if err != nil {
+			return "", false, err
+		}
+		r.doneBlobs = done
+	}
+	if o, ok := r.doneBlobs[blob]; ok && (o.RepoID != key.RepoID || o.FilePath != key.Path) {
+		return o.RepoName + "/" + o.FilePath, true, nil
+	}
+	return "", false, nil
 }
 
 func (r *Runner) skipFile(ctx context.Context, repo store.Repo, f TreeFile, reason string, prev store.FileHash, seen bool) {

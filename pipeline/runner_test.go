@@ -431,7 +431,7 @@ func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func TestRunnerPauseResumeStop(t *testing.T) {
 	files := map[string]string{}
 	for i := range 6 {
-		files[fmt.Sprintf("p%d.go", i)] = goSource("p", 2)
+		files[fmt.Sprintf("p%d.go", i)] = goSource(fmt.Sprintf("p%d", i), 2)
 	}
 	f := newPrepFixture(t, files, sim.Config{Slots: 2, TokensPerSecond: 200, AnswerTokens: 20})
 	opts, _ := f.cfg.LLMOptions(func(string) (string, bool) { return "", false }, nil, nil)
@@ -515,5 +515,73 @@ func TestWorkerPanicStopsTheRunCleanly(t *testing.T) {
 	}
 	if n, _ := f.st.CountPending(context.Background()); n != 0 {
 		t.Errorf("%d questions pending after the second run", n)
+	}
+}
+
+// TestSameContentIsAskedAboutOnce: a file whose content (git blob) was
+// already processed as another file, in this run or an earlier one, in
+// the same repository or another, is skipped as duplicate_content, so the
+// LLM sees each piece of content once and the dataset holds it once.
+func TestSameContentIsAskedAboutOnce(t *testing.T) {
+	needGit(t)
+	shared := goSource("shared", 1)
+	srcA := filepath.Join(t.TempDir(), "alpha")
+	workRepo(t, srcA, map[string]string{"shared.go": shared, "tools/copy_of_shared.go": shared, "a.go": goSource("a", 1)})
+	srcB := filepath.Join(t.TempDir(), "beta")
+	workRepo(t, srcB, map[string]string{"vendor_copy/shared.go": shared, "b.go": goSource("b", 1)})
+	f := &prepFixture{t: t, src: srcA}
+	sf := newScrapeFixture(t, srcA+"\n"+srcB+"\n")
+	f.ws, f.st = sf.ws, sf.st
+	if rep := sf.run(t, ScrapeOptions{Concurrency: 1}); !rep.OK() {
+		t.Fatalf("scrape: %+v", rep)
+	}
+	f.sim = sim.New(sim.Config{Slots: 2})
+	if _, err := f.sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.sim.Close() })
+	f.cfg = DefaultConfig()
+	f.cfg.Generation.QuestionsPerChunk = 2
+	f.cfg.Generation.NearDuplicateThreshold = 0
+	f.cfg.LLM.BaseURL = f.sim.URL()
+
+	// The first run covers alpha only: of its two copies the first in path
+	// order is asked about, once.
+	r := f.newRunner(nil)
+	r.RepoFilter = "alpha"
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The second covers beta too: its copy matches alpha's done file.
+	f.run(nil)
+
+	ctx := context.Background()
+	reasons := map[string]string{}
+	repos, _ := f.st.Repos(ctx)
+	for _, repo := range repos {
+		hashes, err := f.st.FileHashes(ctx, repo.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hashes {
+			reasons[filepath.Base(repo.Name)+"/"+h.FilePath] = h.Status + " " + h.SkipReason
+		}
+	}
+	want := map[string]string{
+		"alpha/a.go": "done ", "alpha/shared.go": "done ", "alpha/tools/copy_of_shared.go": "skipped duplicate_content",
+		"beta/b.go": "done ", "beta/vendor_copy/shared.go": "skipped duplicate_content",
+	}
+	for k, w := range want {
+		if reasons[k] != w {
+			t.Errorf("%s: %q, want %q (all: %v)", k, reasons[k], w, reasons)
+		}
+	}
+	perFile := map[string]int{}
+	for _, s := range f.samples(store.StatusActive) {
+		full, _ := f.st.Sample(ctx, s.ID)
+		perFile[full.FilePath]++
+	}
+	if len(perFile) != 3 || perFile["shared.go"] != 2 {
+		t.Errorf("samples per file %v: want 2 for each of shared.go, a.go and b.go only", perFile)
 	}
 }

@@ -83,6 +83,9 @@ const (
 	SkipNotebook          = "notebook"
 	SkipTooDeep           = "too_deep"
 	SkipPathTooLong       = "path_too_long"
+	// SkipDuplicateContent: the same blob was already processed as another
+	// file (counted by the engine); its samples carry that file's provenance.
+	SkipDuplicateContent = "duplicate_content"
 )
 
 // selMaxTreeDepth bounds how deep OpenTree descends (R-GIT-5); git itself

@@ -249,3 +249,32 @@ func (s *Store) Failures(ctx context.Context, limit int) ([]Failure, error) {
 	}
 	return out, nil
 }
+
+// BlobOwner is the file a piece of content (a git blob) was first done as.
+type BlobOwner struct {
+	RepoID   int64
+	RepoName string
+	FilePath string
+}
+
+// DoneBlobs maps the blob id of every file done so far to the file it was
+// done as (the first by repository and path when several share it), so a
+// run can skip content it has already turned into samples elsewhere.
+func (s *Store) DoneBlobs(ctx context.Context) (map[string]BlobOwner, error) {
+	out := map[string]BlobOwner{}
+	err := s.read(ctx, func(conn *sqlite.Conn) error {
+		return execSQL(conn, `
+			SELECT f.blob_oid, f.repo_id, r.name, f.file_path FROM FileHashes f JOIN Repos r USING (repo_id)
+			WHERE f.status = 'done' AND f.blob_oid <> '' ORDER BY f.repo_id DESC, f.file_path DESC;`, nil,
+			func(stmt *sqlite.Stmt) error {
+				// Descending, so the first file by repository and path is
+				// written last and wins.
+				out[stmt.ColumnText(0)] = BlobOwner{RepoID: stmt.ColumnInt64(1), RepoName: stmt.ColumnText(2), FilePath: stmt.ColumnText(3)}
+				return nil
+			})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list done content: %w", err)
+	}
+	return out, nil
+}
