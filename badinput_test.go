@@ -382,7 +382,7 @@ func (row badRow) run(t *testing.T) {
 	if c.asUser > 0 {
 		r = badRunAs(t, c.asUser, c.env, args...)
 	} else {
-		r = badRunCLI(t, c.env, args...)
+		r = runCLI(t, c.env, args...)
 	}
 	took := time.Since(start)
 	if took > 30*time.Second {
@@ -438,29 +438,6 @@ func (row badRow) run(t *testing.T) {
 	if row.check != nil {
 		row.check(t, c, r)
 	}
-}
-
-// badRunCLI is runCLI with the variables also listed by environ, so a
-// misspelt CICDLLM_* variable is seen.
-func badRunCLI(t *testing.T, vars map[string]string, args ...string) result {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	a := &app{
-		stdin:     strings.NewReader(""),
-		stdout:    &out,
-		stderr:    &errOut,
-		lookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
-		environ: func() []string {
-			var kv []string
-			for k, v := range vars {
-				kv = append(kv, k+"="+v)
-			}
-			return kv
-		},
-		interactive: func() bool { return false },
-	}
-	code := a.run(context.Background(), args)
-	return result{code, out.String(), errOut.String()}
 }
 
 // badRunAs runs cicdllm (this test binary, see TestMain) as another user.
@@ -847,7 +824,7 @@ func badWorkspace(t *testing.T, c *badCase, repo, toml string) {
 	c.llm = badSim(t)
 	mustWrite(t, filepath.Join(c.ws, "repos.txt"), repo+"\n")
 	mustWrite(t, filepath.Join(c.ws, "cicdllm.toml"), fmt.Sprintf("[llm]\nbase_url = %q\n[generation]\nquestions_per_chunk = 1\nmax_tokens = 64\nnear_duplicate_threshold = 0\n[battery]\nenabled = false\n", c.llm.url)+toml)
-	if r := badRunCLI(t, nil, "--workdir", c.ws, "scrape"); r.code != 0 {
+	if r := runCLI(t, nil, "--workdir", c.ws, "scrape"); r.code != 0 {
 		t.Fatalf("scrape: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
@@ -907,7 +884,7 @@ func badAnd(checks ...func(*testing.T, *badCase, result)) func(*testing.T, *badC
 // print want.
 func badRerun(args []string, want string) func(*testing.T, *badCase, result) {
 	return func(t *testing.T, c *badCase, _ result) {
-		r := badRunCLI(t, nil, append([]string{"--workdir", c.ws}, args...)...)
+		r := runCLI(t, nil, append([]string{"--workdir", c.ws}, args...)...)
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("%v: exit %d, stdout lacks %q:\n%s\n%s", args, r.code, want, r.stdout, r.stderr)
 		}
@@ -952,7 +929,7 @@ func badEscapes(t *testing.T, c *badCase, r result) {
 		t.Errorf("stdout does not show the name escaped:\n%s", r.stdout)
 	}
 	for _, args := range [][]string{{"status"}, {"stats"}, {"stats", "--format", "json"}, {"prepare", "--dry-run"}, {"scrape", "--dry-run"}} {
-		r := badRunCLI(t, nil, append([]string{"--workdir", c.ws}, args...)...)
+		r := runCLI(t, nil, append([]string{"--workdir", c.ws}, args...)...)
 		if r.code != 0 || strings.ContainsAny(r.stdout+r.stderr, "\x1b\x07") {
 			t.Errorf("%v: exit %d, or a control byte in %q %q", args, r.code, r.stdout, r.stderr)
 		}

@@ -32,6 +32,7 @@ import (
 // It runs 120 files with a 5-second outage; CICDLLM_CHAOS=full runs 1,000
 // files with a 60-second outage and the default breaker (docs/BENCHMARKS.md).
 func TestChaosRun(t *testing.T) {
+	t.Parallel() // mostly waiting on subprocesses and the simulator
 	// The short mode also shortens the breaker's first cooldown (30 s by
 	// default) so that the outage costs seconds of CI time, not minutes.
 	files, outage, cooldown := 120, 5*time.Second, "breaker_cooldown = \"2s\"\n"

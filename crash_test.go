@@ -38,6 +38,7 @@ import (
 // It makes 20 kills; CICDLLM_CRASH_N=200 makes 200 (the nightly mode in
 // docs/BENCHMARKS.md).
 func TestCrashSuite(t *testing.T) {
+	t.Parallel() // mostly waiting on subprocesses and the simulator
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
 	}
@@ -123,7 +124,7 @@ func TestCrashSuite(t *testing.T) {
 	}
 
 	// export: bulk it up so that killing it can land while it writes.
-	crashBulk(t, db, 20_000)
+	fillAnswered(t, db, "github.com/bulk/export", 20_000)
 	target := filepath.Join(dir, "out", "dataset.jsonl")
 	if code, out := crashRun(t, dir, nil, "export", "--template", "chatml-jsonl", "--dedup", "off", "--output-file", target); code != 0 {
 		t.Fatalf("first export: %d %s", code, out)
@@ -361,9 +362,10 @@ func crashPageCount(t *testing.T, db string) int {
 	return n
 }
 
-// crashBulk adds n answered samples of another repository, so an export
-// takes long enough to be killed while it writes.
-func crashBulk(t *testing.T, db string, n int) {
+// fillAnswered adds n answered samples of the repository named name to the
+// database at db, so an export takes long enough to be killed while it
+// writes.
+func fillAnswered(t *testing.T, db, name string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, db, store.Options{})
@@ -371,7 +373,7 @@ func crashBulk(t *testing.T, db string, n int) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	repo, err := st.UpsertRepo(ctx, store.Repo{URL: "https://github.com/bulk/export", Name: "github.com/bulk/export", HeadCommit: "c0ffee"})
+	repo, err := st.UpsertRepo(ctx, store.Repo{URL: "https://" + name, Name: name, HeadCommit: "c0ffee"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,16 +66,23 @@ type result struct {
 }
 
 // runCLI runs one invocation in-process with no terminal and only the given
-// environment variables.
+// environment variables (listed by environ too, so a misspelt CICDLLM_*
+// variable is seen).
 func runCLI(t testing.TB, vars map[string]string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	a := &app{
-		stdin:       strings.NewReader(""),
-		stdout:      &out,
-		stderr:      &errOut,
-		lookupEnv:   func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
-		environ:     func() []string { return nil },
+		stdin:     strings.NewReader(""),
+		stdout:    &out,
+		stderr:    &errOut,
+		lookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+		environ: func() []string {
+			var kv []string
+			for k, v := range vars {
+				kv = append(kv, k+"="+v)
+			}
+			return kv
+		},
 		interactive: func() bool { return false },
 	}
 	code := a.run(context.Background(), args)
@@ -731,31 +738,7 @@ func TestPrepareDryRunAndPrompts(t *testing.T) {
 // never part of one, and a normal run afterwards leaves no temporary file.
 func TestExportKillLeavesOldOrNew(t *testing.T) {
 	dir := t.TempDir()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(dir, "data", "pipeline.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, _ := st.UpsertRepo(ctx, store.Repo{URL: "https://github.com/a/b", Name: "github.com/a/b", HeadCommit: "c"})
-	for start := 0; start < 30_000; start += 1000 {
-		var qs []store.NewQuestion
-		for i := start; i < start+1000; i++ {
-			qs = append(qs, store.NewQuestion{RepoID: repo, FilePath: fmt.Sprintf("f%d.go", i/10), BlobOID: "b", ChunkIndex: i % 10,
-				Question: fmt.Sprintf("What does function %d return when its input is empty?", i)})
-		}
-		ids, err := st.InsertPendingQuestions(ctx, qs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var as []store.Answer
-		for _, id := range ids {
-			as = append(as, store.Answer{SampleID: id, Content: strings.Repeat("It returns an empty slice and a nil error. ", 6)})
-		}
-		if err := st.StoreAnswers(ctx, as); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st.Close()
+	fillAnswered(t, filepath.Join(dir, "data", "pipeline.db"), "github.com/a/b", 30_000)
 	target := filepath.Join(dir, "out", "dataset.jsonl")
 	if r := runCLI(t, nil, "export", "--workdir", dir, "--template", "chatml-jsonl", "--output-file", target); r.code != 0 {
 		t.Fatalf("export: %s %s", r.stdout, r.stderr)

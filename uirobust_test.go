@@ -18,9 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +27,7 @@ import (
 	"cicdllm/llm/sim"
 	"cicdllm/pipeline/demo"
 	"cicdllm/store"
+	"cicdllm/ui/common"
 	"cicdllm/ui/ptytest"
 )
 
@@ -149,27 +148,9 @@ func TestNoTerminalCommandsWriteNoEscapes(t *testing.T) {
 	}
 }
 
-// urOutput collects what a program writes to its terminal.
-type urOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *urOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *urOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
 // urWait waits until the screen's text (escape sequences removed) holds
 // want; the deadline only guards against a hang.
-func urWait(t *testing.T, out *urOutput, want string, within time.Duration) {
+func urWait(t *testing.T, out *ttyOutput, want string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !strings.Contains(ansi.Strip(out.String()), want) {
@@ -190,29 +171,11 @@ var urSGR = regexp.MustCompile("\x1b\\[([0-9;:]*)m")
 // reverse, and resets).
 func urSGRParams(s string) (colours, attrs []string) {
 	for _, m := range urSGR.FindAllStringSubmatch(s, -1) {
-		ps := strings.Split(m[1], ";")
-		for i := 0; i < len(ps); i++ {
-			head, _, colon := strings.Cut(ps[i], ":")
-			n, err := strconv.Atoi(head)
-			switch {
-			case err != nil:
-				attrs = append(attrs, ps[i])
-			case n == 38 || n == 48 || n == 58:
-				colours = append(colours, m[0])
-				if !colon && i+1 < len(ps) {
-					switch ps[i+1] {
-					case "5":
-						i += 2
-					case "2":
-						i += 4
-					}
-				}
-			case n >= 30 && n <= 37, n == 39, n >= 40 && n <= 47, n == 49, n == 59, n >= 90 && n <= 97, n >= 100 && n <= 107:
-				colours = append(colours, m[0])
-			default:
-				attrs = append(attrs, ps[i])
-			}
+		c, a := common.SplitSGR(m[1])
+		for range c {
+			colours = append(colours, m[0])
 		}
+		attrs = append(attrs, a...)
 	}
 	return colours, attrs
 }
@@ -253,7 +216,7 @@ func TestPanicInAWorkerUnderTheUI(t *testing.T) {
 	}
 	defer master.Close()
 	defer slave.Close()
-	out := &urOutput{}
+	out := &ttyOutput{}
 	go func() { _, _ = io.Copy(out, master) }()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -422,7 +385,7 @@ func urExitCode(t *testing.T, err error) int {
 	return -1
 }
 
-func urTail(out *urOutput) string {
+func urTail(out *ttyOutput) string {
 	s := ansi.Strip(out.String())
 	return s[max(0, len(s)-3000):]
 }
@@ -440,7 +403,7 @@ func TestDumbTerminalAndCIGetPlainMode(t *testing.T) {
 			if err != nil {
 				t.Skipf("no pseudo-terminal: %v", err)
 			}
-			out := &urOutput{}
+			out := &ttyOutput{}
 			copied := make(chan struct{})
 			go func() { _, _ = io.Copy(out, master); close(copied) }()
 			err = cmd.Wait()

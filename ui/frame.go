@@ -8,6 +8,8 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
+
+	"cicdllm/ui/common"
 )
 
 // honourNoColor applies NO_COLOR (https://no-color.org), or CLICOLOR=0,
@@ -136,16 +138,11 @@ func hasColor(p string) bool {
 		param, rest, _ := strings.Cut(p, ";")
 		p = rest
 		head, _, _ := strings.Cut(param, ":")
-		if n, err := strconv.Atoi(head); err == nil && isColor(n) {
+		if n, err := strconv.Atoi(head); err == nil && common.IsColourSGR(n) {
 			return true
 		}
 	}
 	return false
-}
-
-// isColor: SGR parameter n sets or resets a colour.
-func isColor(n int) bool {
-	return n >= 30 && n <= 49 || n == 58 || n == 59 || n >= 90 && n <= 97 || n >= 100 && n <= 107
 }
 
 // dropColors removes the colour parameters from one SGR sequence: 30–37,
@@ -157,28 +154,7 @@ func dropColors(seq string) string {
 	if params == "" {
 		return seq
 	}
-	ps := strings.Split(params, ";")
-	kept := ps[:0:0]
-	for i := 0; i < len(ps); i++ {
-		head, _, colon := strings.Cut(ps[i], ":")
-		n, err := strconv.Atoi(head)
-		switch {
-		case err != nil:
-			kept = append(kept, ps[i])
-		case n == 38 || n == 48 || n == 58:
-			if !colon && i+1 < len(ps) {
-				switch ps[i+1] {
-				case "5":
-					i += 2
-				case "2":
-					i += 4
-				}
-			}
-		case isColor(n):
-		default:
-			kept = append(kept, ps[i])
-		}
-	}
+	_, kept := common.SplitSGR(params)
 	if len(kept) == 0 {
 		return ""
 	}

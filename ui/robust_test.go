@@ -359,35 +359,6 @@ func rbStates(t *testing.T, c *common.Context, ids []int64) []rbState {
 	return out
 }
 
-// rbSGRColour lists the colour parameters of one SGR's parameter string:
-// 30–37, 38;…, 39, 40–47, 48;…, 49, 58;…, 59, 90–97 and 100–107.
-func rbSGRColour(params string) []string {
-	var out []string
-	ps := strings.Split(params, ";")
-	for i := 0; i < len(ps); i++ {
-		head, _, colon := strings.Cut(ps[i], ":")
-		n, err := strconv.Atoi(head)
-		if err != nil {
-			continue
-		}
-		switch {
-		case n == 38 || n == 48 || n == 58:
-			out = append(out, ps[i])
-			if !colon && i+1 < len(ps) { // 38;5;n or 38;2;r;g;b
-				switch ps[i+1] {
-				case "5":
-					i += 2
-				case "2":
-					i += 4
-				}
-			}
-		case n >= 30 && n <= 37, n == 39, n >= 40 && n <= 47, n == 49, n == 59, n >= 90 && n <= 97, n >= 100 && n <= 107:
-			out = append(out, ps[i])
-		}
-	}
-	return out
-}
-
 // rbAudit walks a rendered view. The UI itself only ever draws SGR
 // sequences (CSI … m); any other escape sequence, control character or
 // C1 code can only have come from the data, raw. SGR colour parameters
@@ -402,7 +373,7 @@ func rbAudit(s string) (colours, foreign []string) {
 					j++
 				}
 				if j < len(s) && s[j] == 'm' {
-					colours = append(colours, rbSGRColour(s[i+2:j])...)
+					colours = append(colours, sgrColours(s[i+2:j])...)
 					i = j + 1
 					continue
 				}
@@ -674,4 +645,9 @@ func TestCleanFrameLeavesCleanFramesAlone(t *testing.T) {
 	if allocs := testing.AllocsPerRun(100, func() { _ = cleanFrame(clean, true) }); allocs != 0 {
 		t.Errorf("cleaning a clean frame allocates %v times", allocs)
 	}
+}
+
+func sgrColours(params string) []string {
+	colours, _ := common.SplitSGR(params)
+	return colours
 }
