@@ -1445,7 +1445,7 @@ func (a *app) statusCommand() *command {
 				return err
 			}
 			defer st.Close()
-			s, err := pipeline.ReadStatus(ctx, e.ws, st)
+			s, err := pipeline.ReadStatus(ctx, e.ws, st, e.home())
 			if err != nil {
 				return err
 			}

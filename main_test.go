@@ -1198,3 +1198,18 @@ func TestVersionStampsAndBuildInfo(t *testing.T) {
 		t.Errorf("stamped binary: %q %v", out, err)
 	}
 }
+
+// TestStatusExpandsTildeLikeScrape: status reads repos.txt with the same
+// HOME as scrape, so a ~/ line is counted the same way by both.
+func TestStatusExpandsTildeLikeScrape(t *testing.T) {
+	home, dir := t.TempDir(), t.TempDir()
+	localRepo(t, filepath.Join(home, "src", "infra"))
+	mustWrite(t, filepath.Join(dir, "repos.txt"), "~/src/infra\n")
+	vars := map[string]string{"HOME": home}
+	if r := runCLI(t, vars, "status", "--workdir", dir); r.code != 0 || !strings.Contains(r.stdout, "1 listed in repos.txt, 0 cloned") {
+		t.Errorf("status: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, vars, "scrape", "--workdir", dir); r.code != 0 || !strings.Contains(r.stdout, "1 repository ready") {
+		t.Errorf("scrape: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}

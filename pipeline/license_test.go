@@ -391,7 +391,7 @@ func TestScrapeRecordsLicense(t *testing.T) {
 	}
 	check(want)
 
-	st, err := ReadStatus(ctx, f.ws, f.st)
+	st, err := ReadStatus(ctx, f.ws, f.st, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestScrapeRecordsLicense(t *testing.T) {
 	}
 	want["gpl"], want["none"] = "MIT", "Apache-2.0"
 	check(want)
-	if st, _ := ReadStatus(ctx, f.ws, f.st); st.LicenseSummary() != "Apache-2.0 2, MIT 2, Apache-2.0 AND MIT 1, BSD-3-Clause 1, NOASSERTION 1" {
+	if st, _ := ReadStatus(ctx, f.ws, f.st, ""); st.LicenseSummary() != "Apache-2.0 2, MIT 2, Apache-2.0 AND MIT 1, BSD-3-Clause 1, NOASSERTION 1" {
 		t.Errorf("summary after relicensing %q", st.LicenseSummary())
 	}
 

@@ -205,7 +205,7 @@ func TestReadStatusFromRealStore(t *testing.T) {
 	if err := st.RecordFailure(ctx, repoID, "big.go", "context overflow"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := ReadStatus(ctx, ws, st)
+	s, err := ReadStatus(ctx, ws, st, "")
 	if err != nil {
 		t.Fatal(err)
 	}

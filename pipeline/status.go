@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -45,8 +44,8 @@ func (s Status) SampleTotal() int64 {
 }
 
 // ReadStatus gathers the workspace's counts from repos.txt and the store.
-func ReadStatus(ctx context.Context, ws Workspace, st *store.Store) (Status, error) {
-	home, _ := os.UserHomeDir()
+// home expands ~ in repos.txt, as for scrape, so both read the same list.
+func ReadStatus(ctx context.Context, ws Workspace, st *store.Store, home string) (Status, error) {
 	entries, rejected, err := ReadRepoList(ws, RepoListOptions{Workdir: ws.Dir, Home: home})
 	if err != nil {
 		return Status{}, err
