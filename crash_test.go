@@ -32,8 +32,9 @@ import (
 // duplicated or orphaned, and an export target is the old file or the new
 // one, never part of one. After the kills each command runs to completion:
 // nothing is left pending and every file is done or failed with a reason.
-// A variant fills the database (PRAGMA max_page_count) in the middle of a
-// run: one clear error, no corruption, and the next run resumes.
+// Two variants fill the database (PRAGMA max_page_count) in the middle of
+// retry and of score: one clear error, no corruption, and the next run
+// resumes.
 //
 // It makes 20 kills; CICDLLM_CRASH_N=200 makes 200 (the nightly mode in
 // docs/BENCHMARKS.md).
@@ -117,6 +118,16 @@ func TestCrashSuite(t *testing.T) {
 	if state.failed != 0 || state.pending != 0 {
 		t.Fatalf("after retry: %d failed files, %d pending samples", state.failed, state.pending)
 	}
+
+	// Database full in the middle of score: it stops at the first verdict
+	// it cannot keep, says so, and breaks nothing.
+	pages = crashPageCount(t, db)
+	code, out = crashRun(t, dir, []string{"CICDLLM_TEST_MAX_PAGES=" + strconv.Itoa(pages+2)}, "score")
+	if code != 1 || !strings.Contains(out, "database is full") {
+		t.Fatalf("score with a full database: exit %d, want 1 with \"database is full\"\n%s", code, out)
+	}
+	state = crashCheck(t, db, state, "score with a full database", out)
+	t.Logf("score with a full database, exit %d:\n%s", code, tailLines(out, 2))
 
 	phase("score", perScore, 700*time.Millisecond, "score")
 	if state.unscored != 0 {

@@ -804,12 +804,18 @@ func (r *Runner) plan(ctx context.Context) error {
 func (r *Runner) halt(err error) {
 	r.mu.Lock()
 	if r.crashed == nil {
-		r.crashed = fmt.Errorf("the database is full (%s): free disk space there, then run the same command again to resume; nothing committed was lost: %w",
-			filepath.Dir(r.Store.Path()), err)
+		r.crashed = databaseFull(r.Store, err)
 	}
 	r.mu.Unlock()
 	r.Logger.Error("database full; stopping the run", "err", err)
 	r.Stop()
+}
+
+// databaseFull words a store.IsFull error for the user: where, what to do,
+// and that nothing committed is at risk.
+func databaseFull(st *store.Store, err error) error {
+	return fmt.Errorf("the database is full (%s): free disk space there, then run the same command again to resume; nothing committed was lost: %w",
+		filepath.Dir(st.Path()), err)
 }
 
 func (r *Runner) stopped() bool {

@@ -186,10 +186,15 @@ func (s *Scorer) Run(ctx context.Context) (ScoreReport, error) {
 		paths[r.ID] = r
 	}
 
+	// A full database fails every later write too: stop at the first one
+	// instead of paying the server for verdicts that cannot be kept.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	var (
-		mu  sync.Mutex
-		rep ScoreReport
-		sum float64
+		mu   sync.Mutex
+		rep  ScoreReport
+		sum  float64
+		full error
 	)
 	ids := make(chan int64)
 	var wg sync.WaitGroup
@@ -202,6 +207,11 @@ func (s *Scorer) Run(ctx context.Context) (ScoreReport, error) {
 				score, skipped, err := s.scoreOne(ctx, id, paths)
 				mu.Lock()
 				switch {
+				case err != nil && store.IsFull(err):
+					if full == nil {
+						full = databaseFull(s.Store, err)
+						stop(full)
+					}
 				case err != nil && ctx.Err() != nil:
 					// Cancelled: neither scored nor failed.
 				case err != nil:
@@ -247,6 +257,9 @@ feed:
 	wg.Wait()
 	if rep.Scored > 0 {
 		rep.Mean = sum / float64(rep.Scored)
+	}
+	if full != nil {
+		return rep, full
 	}
 	if listErr != nil {
 		return rep, listErr
