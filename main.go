@@ -994,6 +994,9 @@ func (e *cmdEnv) runPrepare(ctx context.Context, f prepareFlags, retry bool) err
 	stopTicker()
 	p.clear()
 	e.prepareSummary(r.Progress(), time.Since(start))
+	if reasons := r.SkipReasons(); len(reasons) > 0 {
+		fmt.Fprintf(e.stdout, "skipped: %s\n", skipSummary(reasons))
+	}
 	e.serverReport(client.Stats(), r.Slots, time.Since(start))
 	if err == nil && runCtx.Err() == nil && cfg.Generation.Score {
 		// generation.score: judge the new samples with the same server.
@@ -1053,15 +1056,29 @@ func (e *cmdEnv) dryRunPrepare(ctx context.Context, r *pipeline.Runner) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", printable(f.Repo), printable(f.Path), f.Language, f.Lines, f.Chunks)
 	}
 	_ = tw.Flush()
-	var skipped []string
-	for reason, n := range d.Skipped {
-		skipped = append(skipped, fmt.Sprintf("%s %d", reason, n))
-	}
-	sort.Strings(skipped)
-	fmt.Fprintf(e.stdout, "%d files to process, %d unchanged, skipped: %s\n", len(d.Files), r.Progress().FilesUnchanged.Load(), strings.Join(skipped, ", "))
+	fmt.Fprintf(e.stdout, "%d files to process, %d unchanged, skipped: %s\n", len(d.Files), r.Progress().FilesUnchanged.Load(), skipSummary(d.Skipped))
 	fmt.Fprintf(e.stdout, "estimate: %d requests, ~%d prompt tokens, ~%d generated tokens (dry run: no LLM was called)\n",
 		d.Requests, d.PromptTokens, d.CompletionTokens)
 	return p.unreadable()
+}
+
+// skipSummary lists skip reasons, most frequent first: "binary 3, lock_file 1".
+func skipSummary[N int | int64](reasons map[string]N) string {
+	keys := make([]string, 0, len(reasons))
+	for k := range reasons {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if reasons[keys[i]] != reasons[keys[j]] {
+			return reasons[keys[i]] > reasons[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, reasons[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // serverReport says how the run used the server: retries and breaker

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -1211,5 +1212,35 @@ func TestStatusExpandsTildeLikeScrape(t *testing.T) {
 	}
 	if r := runCLI(t, vars, "scrape", "--workdir", dir); r.code != 0 || !strings.Contains(r.stdout, "1 repository ready") {
 		t.Errorf("scrape: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestPrepareSummarySaysWhySkipped: the summary names each skip reason
+// with its count, most frequent first.
+func TestPrepareSummarySaysWhySkipped(t *testing.T) {
+	s := sim.New(sim.Config{Slots: 2})
+	url, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	src := filepath.Join(t.TempDir(), "svc")
+	localRepo(t, src)
+	repo, _ := git.PlainOpen(src)
+	wt, _ := repo.Worktree()
+	for name, body := range map[string]string{"package-lock.json": "{}\n", "yarn.lock": "# lock\n", "empty.txt": "", "logo.png": "\x89PNG\r\n\x1a\n\x00\x00"} {
+		mustWrite(t, filepath.Join(src, name), body)
+		_, _ = wt.Add(name)
+	}
+	_, _ = wt.Commit("more", &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.com", When: time.Now()}})
+	dir := t.TempDir()
+	mustWrite(t, filepath.Join(dir, "repos.txt"), src+"\n")
+	mustWrite(t, filepath.Join(dir, "cicdllm.toml"), "[llm]\nbase_url = \""+url+"\"\n[battery]\nenabled = false\n")
+	if r := runCLI(t, nil, "scrape", "--workdir", dir); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := runCLI(t, nil, "prepare", "--workdir", dir)
+	if r.code != 0 || !regexp.MustCompile(`(?m)^skipped: lock_file 2, \w+ 1, \w+ 1$`).MatchString(r.stdout) {
+		t.Errorf("prepare: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -80,6 +80,7 @@ type Runner struct {
 	paused  bool
 	stop    bool
 	skipped map[FileKey]bool
+	reasons map[string]int64 // files skipped this run, by reason
 }
 
 // FileKey names a file of a repository.
@@ -133,6 +134,18 @@ type Snapshot struct {
 	// Answer prompts share their prefix (system text and code) within a
 	// chunk, so their cache hits measure prefix-cache friendliness.
 	AnswerPromptTokens, AnswerCachedTokens atomic.Int64
+}
+
+// SkipReasons counts the files skipped so far in this run, by reason
+// (binary, lock_file, duplicate_content, ...).
+func (r *Runner) SkipReasons() map[string]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int64, len(r.reasons))
+	for k, v := range r.reasons {
+		out[k] = v
+	}
+	return out
 }
 
 // Progress returns the live counters.
@@ -251,6 +264,7 @@ func (r *Runner) initLocked() {
 	if r.wake == nil {
 		r.wake = sync.NewCond(&r.mu)
 		r.skipped = map[FileKey]bool{}
+		r.reasons = map[string]int64{}
 	}
 	if r.OnEvent == nil {
 		r.OnEvent = func(Event) {}
@@ -740,6 +754,9 @@ func (r *Runner) finish(ctx context.Context, fw *fileWork, failed error) {
 	if ctx.Err() != nil || r.isSkipped(fw.key) {
 		if r.isSkipped(fw.key) {
 			r.progress.FilesSkipped.Add(1)
+			r.mu.Lock()
+			r.reasons["skipped by request"]++
+			r.mu.Unlock()
 			r.OnEvent(Event{Kind: EventFileSkipped, Repo: fw.repo.Name, Path: fw.key.Path, Text: "skipped by request"})
 		}
 		return
@@ -942,6 +959,9 @@ func (r *Runner) duplicateOf(ctx context.Context, key FileKey, blob string) (str
 
 func (r *Runner) skipFile(ctx context.Context, repo store.Repo, f TreeFile, reason string, prev store.FileHash, seen bool) {
 	r.progress.FilesSkipped.Add(1)
+	r.mu.Lock()
+	r.reasons[reason]++
+	r.mu.Unlock()
 	if r.Dry != nil {
 		r.Dry.Skipped[reason]++
 		return
