@@ -446,15 +446,13 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-var (
-	flagValueRe   = regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-([\w-]+): (.*)$`)
-	flagUnknownRe = regexp.MustCompile(`^flag provided but not defined: -+([\w-]+)$`)
-)
-
 // flagProblem words a flag package error on one line, for people: the
 // flag as they type it (--name), what its value should have been instead
 // of "parse error", and the flag they probably meant. Other text is kept.
 func flagProblem(fs *flag.FlagSet, err error) string {
+	// Compiled here, not in package variables: this runs once, on an error.
+	flagValueRe := regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-([\w-]+): (.*)$`)
+	flagUnknownRe := regexp.MustCompile(`^flag provided but not defined: -+([\w-]+)$`)
 	msg := printable(err.Error())
 	if m := flagUnknownRe.FindStringSubmatch(msg); m != nil {
 		var names []string
