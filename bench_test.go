@@ -31,7 +31,7 @@ func BenchmarkPrepare200Files(b *testing.B) {
 			b.Fatal(err)
 		}
 		dir := b.TempDir()
-		src := chaosRepo(b, 200)
+		src := goFilesRepo(b, "bench", 200)
 		mustWrite(b, filepath.Join(dir, "repos.txt"), src+"\n")
 		mustWrite(b, filepath.Join(dir, "cicdllm.toml"), "[llm]\nbase_url = \""+url+"\"\n[generation]\nmax_tokens = 128\nnear_duplicate_threshold = 0\n[battery]\nenabled = false\n")
 		if r := runCLI(b, nil, "scrape", "--workdir", dir); r.code != 0 {

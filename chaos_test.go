@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
@@ -48,7 +46,7 @@ func TestChaosRun(t *testing.T) {
 	defer s.Close()
 
 	dir := t.TempDir()
-	src := chaosRepo(t, files)
+	src := goFilesRepo(t, "chaos", files)
 	mustWrite(t, filepath.Join(dir, "repos.txt"), src+"\n")
 	// Short stream timeouts so hung and stalled streams cost seconds, not
 	// the two minutes a real long prompt is allowed; the rest is default.
@@ -158,28 +156,6 @@ func chaosFaultMix() []sim.Fault {
 	// Map order is random; the simulator's draws are seeded, so sort.
 	sort.Slice(mix, func(i, j int) bool { return mix[i] < mix[j] })
 	return mix
-}
-
-func chaosRepo(t testing.TB, n int) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "chaos")
-	repo, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, _ := repo.Worktree()
-	for i := range n {
-		path := fmt.Sprintf("svc/m%04d.go", i)
-		mustWrite(t, filepath.Join(dir, path), fmt.Sprintf(
-			"package svc\n\n// Limit%d caps a request size at %d bytes.\nfunc Limit%d(n int) int {\n\tif n > %d {\n\t\treturn %d\n\t}\n\treturn n\n}\n", i, 1000+i, i, 1000+i, 1000+i))
-	}
-	if err := wt.AddGlob("svc"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wt.Commit("init", &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.com", When: time.Now()}}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // chaosOutcome reads how many files are done and which failed, and why.

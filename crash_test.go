@@ -65,8 +65,8 @@ func TestCrashSuite(t *testing.T) {
 	defer s.Close()
 
 	dir := t.TempDir()
-	served := crashRepo(t, "served", 4*perPrepare+8)
-	flaky := crashRepo(t, "flaky", 3*perRetry+6)
+	served := goFilesRepo(t, "served", 4*perPrepare+8)
+	flaky := goFilesRepo(t, "flaky", 3*perRetry+6)
 	mustWrite(t, filepath.Join(dir, "repos.txt"), served+"\n"+flaky+"\n")
 	mustWrite(t, filepath.Join(dir, "cicdllm.toml"), "[llm]\nbase_url = \""+url+"\"\n"+
 		"[generation]\nquestions_per_chunk = 3\nmax_tokens = 96\nnear_duplicate_threshold = 0\n[battery]\nenabled = false\n")
@@ -179,23 +179,23 @@ func TestCrashSuite(t *testing.T) {
 	t.Logf("final: %d answered samples, %d scored, %d files done; %d simulator requests", len(state.answers), len(state.scores), state.done, s.Stats().Requests)
 }
 
-// crashRepo commits n small Go files to a new repository and returns its path.
-func crashRepo(t *testing.T, name string, n int) string {
+// goFilesRepo commits n small, distinct Go files under pkg/ to a new
+// repository called name and returns its path.
+func goFilesRepo(t testing.TB, name string, n int) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	repo, err := git.PlainInit(dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wt, _ := repo.Worktree()
 	for i := range n {
-		path := fmt.Sprintf("pkg/%s%03d.go", name, i)
-		mustWrite(t, filepath.Join(dir, path), fmt.Sprintf(
+		mustWrite(t, filepath.Join(dir, fmt.Sprintf("pkg/%s%04d.go", name, i)), fmt.Sprintf(
 			"package pkg\n\n// %sWorker%d counts the jobs of batch %d that are not empty.\nfunc %sWorker%d(jobs []string) int {\n\tn := 0\n\tfor _, j := range jobs {\n\t\tif j != \"\" {\n\t\t\tn++\n\t\t}\n\t}\n\treturn n + %d\n}\n",
 			name, i, i, name, i, i))
-		if _, err := wt.Add(path); err != nil {
-			t.Fatal(err)
-		}
+	}
+	wt, _ := repo.Worktree()
+	if err := wt.AddGlob("pkg"); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := wt.Commit("init", &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.com", When: time.Now()}}); err != nil {
 		t.Fatal(err)

@@ -25,7 +25,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"cicdllm/llm/sim"
-	"cicdllm/pipeline/demo"
 	"cicdllm/store"
 	"cicdllm/ui/common"
 	"cicdllm/ui/ptytest"
@@ -71,22 +70,6 @@ func urRun(t *testing.T, env []string, args ...string) urResult {
 	return r
 }
 
-// urSimWorkspace makes the demo workspace against a fresh simulator.
-func urSimWorkspace(t *testing.T, cfg sim.Config) string {
-	t.Helper()
-	s := sim.New(cfg)
-	url, err := s.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	dir := filepath.Join(t.TempDir(), "ws")
-	if err := demo.Create(dir, url); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // TestNoTerminalCommandsWriteNoEscapes runs every everyday command of the
 // real binary with no terminal at all (stdin /dev/null, stdout and stderr
 // pipes), with a colour TERM, with TERM=dumb and with CI=true: the exit
@@ -104,7 +87,7 @@ func TestNoTerminalCommandsWriteNoEscapes(t *testing.T) {
 	} {
 		t.Run(variant.name, func(t *testing.T) {
 			t.Parallel()
-			dir := urSimWorkspace(t, sim.Config{Slots: 4})
+			dir := simWorkspace(t, sim.Config{Slots: 4})
 			env := urEnv(variant.vars...)
 			out := filepath.Join(t.TempDir(), "set.jsonl")
 			for _, c := range []struct {
@@ -189,7 +172,7 @@ func urSGRParams(s string) (colours, attrs []string) {
 // database passes its integrity check, and a rerun of prepare without
 // the fault finishes everything with 0 failed and no duplicate sample.
 func TestPanicInAWorkerUnderTheUI(t *testing.T) {
-	dir := urSimWorkspace(t, sim.Config{Slots: 2})
+	dir := simWorkspace(t, sim.Config{Slots: 2})
 	if r := urRun(t, urEnv(), "--workdir", dir, "scrape"); r.code != 0 {
 		t.Fatalf("scrape: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
