@@ -92,9 +92,14 @@ const (
 // allows 4096, no real repository comes near 256. selMaxPathBytes is
 // PATH_MAX: no checkout of a longer path could exist, so it can only come
 // from a crafted repository.
+// selMaxTreeEntries bounds how many entries the listing expands: a git
+// bomb (a few trees that each name the next one many times) would
+// otherwise list billions of paths from a repository of a few kilobytes.
+// The largest real monorepos list a few hundred thousand files.
 const (
-	selMaxTreeDepth = 256
-	selMaxPathBytes = 4096
+	selMaxTreeDepth   = 256
+	selMaxPathBytes   = 4096
+	selMaxTreeEntries = 2_000_000
 )
 
 // OpenTree opens the repository at path (a bare clone or a repository with a
@@ -113,7 +118,7 @@ func OpenTree(dir string) (*RepoTree, error) {
 		}
 		return nil, fmt.Errorf("%s: read HEAD: %w", dir, err)
 	}
-	files, err := selListTree(repo, head.Hash())
+	files, err := selListTree(repo, head.Hash(), selMaxTreeEntries)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
@@ -162,7 +167,7 @@ func selOpenRepo(dir string) (*git.Repository, error) {
 // A directory deeper than selMaxTreeDepth, or whose path is longer than
 // selMaxPathBytes, is not entered: it is listed once with Skip set, as is
 // a file whose path is too long.
-func selListTree(repo *git.Repository, commitID plumbing.Hash) ([]TreeFile, error) {
+func selListTree(repo *git.Repository, commitID plumbing.Hash, maxEntries int) ([]TreeFile, error) {
 	commit, err := repo.CommitObject(commitID)
 	if err != nil {
 		return nil, fmt.Errorf("read HEAD commit %s: %w", commitID, err)
@@ -174,12 +179,16 @@ func selListTree(repo *git.Repository, commitID plumbing.Hash) ([]TreeFile, erro
 	}
 	stack := []pending{{hash: commit.TreeHash}}
 	var files []TreeFile
+	listed := 0
 	for len(stack) > 0 {
 		p := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		tree, err := object.GetTree(repo.Storer, p.hash)
 		if err != nil {
 			return nil, fmt.Errorf("read tree %s (%q): %w", p.hash, p.prefix, err)
+		}
+		if listed += len(tree.Entries); listed > maxEntries {
+			return nil, fmt.Errorf("the HEAD tree names more than %d files and directories (a git bomb?); the repository was not read", maxEntries)
 		}
 		for _, e := range tree.Entries {
 			if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") {

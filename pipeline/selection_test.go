@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,6 +21,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // selEntry is one file of the selection fixture.
@@ -622,7 +624,7 @@ func TestSelectTreeListingAndSizeCheckReadNoBlobs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files, err := selListTree(repo, head)
+		files, err := selListTree(repo, head, selMaxTreeEntries)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -975,5 +977,57 @@ func TestSelectTooSmallNotebookAndDeepTrees(t *testing.T) {
 				t.Errorf("min_file_size 0 still skips .nvmrc: %q %v", reason, err)
 			}
 		}
+	}
+}
+
+// TestSelectRefusesAGitBomb: a few trees that each name the next one ten
+// times (git-bomb style: 8 small objects, 10^5 paths) are refused once
+// the listing passes its bound, instead of expanding without end; under
+// the bound the same shape lists every path.
+func TestSelectRefusesAGitBomb(t *testing.T) {
+	repo, err := git.Init(memory.NewStorage(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := repo.Storer
+	put := func(o interface {
+		Encode(plumbing.EncodedObject) error
+	}) plumbing.Hash {
+		obj := st.NewEncodedObject()
+		if err := o.Encode(obj); err != nil {
+			t.Fatal(err)
+		}
+		h, err := st.SetEncodedObject(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	blob := st.NewEncodedObject()
+	blob.SetType(plumbing.BlobObject)
+	w, _ := blob.Writer()
+	_, _ = w.Write([]byte("package bomb\n"))
+	_ = w.Close()
+	level, err := st.SetEncodedObject(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mode := filemode.Regular
+	for range 5 {
+		var entries []object.TreeEntry
+		for i := range 10 {
+			entries = append(entries, object.TreeEntry{Name: fmt.Sprintf("e%d", i), Mode: mode, Hash: level})
+		}
+		level, mode = put(&object.Tree{Entries: entries}), filemode.Dir
+	}
+	sig := object.Signature{Name: "t", Email: "t@example.com", When: time.Unix(1_700_000_000, 0)}
+	commit := put(&object.Commit{Author: sig, Committer: sig, Message: "bomb\n", TreeHash: level})
+
+	if _, err := selListTree(repo, commit, 50_000); err == nil || !strings.Contains(err.Error(), "git bomb") {
+		t.Fatalf("listing 10^5 paths with a bound of 50,000: %v, want the git-bomb refusal", err)
+	}
+	files, err := selListTree(repo, commit, 200_000)
+	if err != nil || len(files) != 100_000 {
+		t.Fatalf("under the bound: %d files, %v; want 100,000", len(files), err)
 	}
 }
