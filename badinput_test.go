@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -428,7 +429,7 @@ func (row badRow) run(t *testing.T) {
 		}
 	}
 	if row.pure {
-		if after := badSnapshot(t, c.ws); !badSameTree(before, after) {
+		if after := badSnapshot(t, c.ws); !maps.Equal(before, after) {
 			t.Errorf("rejected input changed the workspace:\nbefore %v\nafter  %v", badKeys(before), badKeys(after))
 		}
 		if n := c.llm.requests() - asked; n != 0 {
@@ -536,18 +537,6 @@ func badSnapshot(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func badSameTree(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func badKeys(m map[string]string) []string {
@@ -897,7 +886,7 @@ func badRerun(args []string, want string) func(*testing.T, *badCase, result) {
 func badDBUntouched(t *testing.T, c *badCase, r result) {
 	after := badSnapshot(t, c.ws)
 	delete(after, "data/cicdllm.lock")
-	if !badSameTree(c.before, after) {
+	if !maps.Equal(c.before, after) {
 		t.Errorf("the workspace changed:\nbefore %v\nafter  %v", badKeys(c.before), badKeys(after))
 	}
 	if n := c.llm.requests(); n != 0 {

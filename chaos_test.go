@@ -15,7 +15,6 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"cicdllm/llm/sim"
-	"cicdllm/store"
 )
 
 // TestChaosRun prepares a repository against a simulator that faults 30%
@@ -125,14 +124,7 @@ func TestChaosRun(t *testing.T) {
 	if done, failed := chaosOutcome(t, dir); done != files || len(failed) != 0 {
 		t.Errorf("after retry: %d files done, %d failed, want %d/0", done, len(failed), files)
 	}
-	stp, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stp.Close()
-	if ok, err := stp.IntegrityCheck(context.Background()); ok != "ok" || err != nil {
-		t.Errorf("integrity: %s %v", ok, err)
-	}
+	stp := openIntact(t, dir, "after retry")
 	if n, _ := stp.CountPending(context.Background()); n != 0 {
 		t.Errorf("%d questions still pending after retry", n)
 	}

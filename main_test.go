@@ -598,15 +598,8 @@ func TestPrepareSurvivesKills(t *testing.T) {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
 
-	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openIntact(t, dir, "after the kills and a final run")
 	ctx := context.Background()
-	if ok, err := st.IntegrityCheck(ctx); ok != "ok" || err != nil {
-		t.Errorf("integrity: %s %v", ok, err)
-	}
 	if n, _ := st.CountPending(ctx); n != 0 {
 		t.Errorf("%d pending samples after completion", n)
 	}
@@ -614,31 +607,8 @@ func TestPrepareSurvivesKills(t *testing.T) {
 	if stats.FilesDone != 12 || stats.FilesFailed != 0 {
 		t.Errorf("files done %d failed %d, want 12/0", stats.FilesDone, stats.FilesFailed)
 	}
-	seen := map[string]bool{}
-	q := store.SampleQuery{Limit: 1000}
-	for {
-		page, err := st.ListSamples(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, sm := range page.Samples {
-			full, _ := st.Sample(ctx, sm.ID)
-			key := fmt.Sprintf("%s|%d|%s", full.FilePath, full.ChunkIndex, store.QuestionHash(sm.Question))
-			if seen[key] {
-				t.Errorf("duplicate sample: %s", key)
-			}
-			seen[key] = true
-			if sm.Status != store.StatusActive {
-				t.Errorf("sample %d is %s", sm.ID, sm.Status)
-			}
-		}
-		if page.Next == 0 {
-			break
-		}
-		q.After = page.Next
-	}
-	if len(seen) < 12*3 {
-		t.Errorf("%d samples for 12 files × 3 questions", len(seen))
+	if n := uniqueSamples(t, st); n < 12*3 {
+		t.Errorf("%d samples for 12 files × 3 questions", n)
 	}
 }
 
@@ -691,14 +661,7 @@ func TestPrepareCtrlC(t *testing.T) {
 	if !strings.Contains(out.String(), "stopping after the requests in flight") || !strings.Contains(out.String(), "run the same command again to resume") {
 		t.Errorf("output:\n%s", out.String())
 	}
-	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := st.IntegrityCheck(context.Background()); ok != "ok" {
-		t.Error(ok)
-	}
-	st.Close()
+	openIntact(t, dir, "after Ctrl-C").Close()
 	r := runCLI(t, nil, "prepare", "--workdir", dir)
 	if r.code != 0 || !strings.Contains(r.stdout, "0 failed") {
 		t.Errorf("resume: %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -900,16 +863,9 @@ func TestDemoInATerminalShowsTheDashboardStreaming(t *testing.T) {
 	}
 	// What was answered is in the database and nothing is left half-done
 	// beyond what the next run resumes.
-	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openIntact(t, dir, "after the demo")
 	if n, err := st.CountSamples(context.Background(), store.SampleQuery{Statuses: []string{store.StatusActive}}); err != nil || n == 0 {
 		t.Errorf("active samples after the demo: %d, %v", n, err)
-	}
-	if msg, err := st.IntegrityCheck(context.Background()); err != nil || msg != "ok" {
-		t.Errorf("integrity: %q %v", msg, err)
 	}
 }
 
@@ -1147,16 +1103,8 @@ func TestScoreSurvivesKills(t *testing.T) {
 	if r := runCLI(t, nil, "--workdir", dir, "score"); r.code != 0 {
 		t.Fatalf("final score: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx := context.Background()
-	if ok, err := st.IntegrityCheck(ctx); ok != "ok" || err != nil {
-		t.Errorf("integrity: %s %v", ok, err)
-	}
-	if ids, err := st.UnscoredSamples(ctx, 0, 1000, false); err != nil || len(ids) != 0 {
+	st := openIntact(t, dir, "after the score kills and a final run")
+	if ids, err := st.UnscoredSamples(context.Background(), 0, 1000, false); err != nil || len(ids) != 0 {
 		t.Errorf("%d samples unscored after the kills and a final run (%v)", len(ids), err)
 	}
 }
@@ -1242,5 +1190,54 @@ func TestPrepareSummarySaysWhySkipped(t *testing.T) {
 	r := runCLI(t, nil, "prepare", "--workdir", dir)
 	if r.code != 0 || !regexp.MustCompile(`(?m)^skipped: lock_file 2, \w+ 1, \w+ 1$`).MatchString(r.stdout) {
 		t.Errorf("prepare: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// openIntact opens the workspace's database, as the product does, and
+// reports it if the integrity check (tables, foreign keys, FTS) fails. The
+// store closes when the test ends; closing it earlier is fine.
+func openIntact(t testing.TB, dir, when string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "pipeline.db"), store.Options{})
+	if err != nil {
+		t.Fatalf("%s: open the database: %v", when, err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if msg, err := st.IntegrityCheck(context.Background()); msg != "ok" || err != nil {
+		t.Errorf("%s: integrity: %q %v", when, msg, err)
+	}
+	return st
+}
+
+// uniqueSamples walks every sample and reports any that is not active or
+// repeats a question for the same file chunk; it returns how many it saw.
+func uniqueSamples(t testing.TB, st *store.Store) int {
+	t.Helper()
+	ctx := context.Background()
+	seen := map[string]bool{}
+	q := store.SampleQuery{Limit: 1000}
+	for {
+		page, err := st.ListSamples(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sm := range page.Samples {
+			full, err := st.Sample(ctx, sm.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := fmt.Sprintf("%d|%s|%d|%s", full.RepoID, full.FilePath, full.ChunkIndex, store.QuestionHash(sm.Question))
+			if seen[key] {
+				t.Errorf("duplicate sample: %s", key)
+			}
+			seen[key] = true
+			if sm.Status != store.StatusActive {
+				t.Errorf("sample %d is %s", sm.ID, sm.Status)
+			}
+		}
+		if page.Next == 0 {
+			return len(seen)
+		}
+		q.After = page.Next
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -25,7 +24,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"cicdllm/llm/sim"
-	"cicdllm/store"
 	"cicdllm/ui/common"
 	"cicdllm/ui/ptytest"
 )
@@ -300,57 +298,19 @@ func TestPanicInAWorkerUnderTheUI(t *testing.T) {
 
 	// The database is consistent, and a rerun finishes the work.
 	ctx := context.Background()
-	dbPath := filepath.Join(dir, "data", "pipeline.db")
-	st, err := store.Open(ctx, dbPath, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if msg, err := st.IntegrityCheck(ctx); err != nil || msg != "ok" {
-		t.Errorf("integrity after the panic: %q %v", msg, err)
-	}
-	st.Close()
+	openIntact(t, dir, "after the panic").Close()
 	r := urRun(t, urEnv(), "--workdir", dir, "prepare")
 	if r.code != 0 || !strings.Contains(string(r.stdout), "0 failed") {
 		t.Fatalf("prepare after the panic: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	st, err = store.Open(ctx, dbPath, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if msg, err := st.IntegrityCheck(ctx); err != nil || msg != "ok" {
-		t.Errorf("integrity after the rerun: %q %v", msg, err)
-	}
+	st := openIntact(t, dir, "after the rerun")
 	if n, err := st.CountPending(ctx); err != nil || n != 0 {
 		t.Errorf("%d pending samples after the rerun (%v)", n, err)
 	}
 	if stats, err := st.Stats(ctx); err != nil || stats.FilesFailed != 0 || stats.FilesDone == 0 {
 		t.Errorf("after the rerun: %d files done, %d failed (%v)", stats.FilesDone, stats.FilesFailed, err)
 	}
-	seen := map[string]bool{}
-	q := store.SampleQuery{Limit: 1000}
-	for {
-		page, err := st.ListSamples(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, sm := range page.Samples {
-			full, err := st.Sample(ctx, sm.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			key := fmt.Sprintf("%d|%s|%d|%s", full.RepoID, full.FilePath, full.ChunkIndex, store.QuestionHash(sm.Question))
-			if seen[key] {
-				t.Errorf("duplicate sample: %s", key)
-			}
-			seen[key] = true
-		}
-		if page.Next == 0 {
-			break
-		}
-		q.After = page.Next
-	}
-	if len(seen) == 0 {
+	if uniqueSamples(t, st) == 0 {
 		t.Error("no samples after the rerun")
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
@@ -883,31 +884,7 @@ func TestSelectTooSmallNotebookAndDeepTrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := repo.Storer
-	put := func(o interface {
-		Encode(plumbing.EncodedObject) error
-	}) plumbing.Hash {
-		obj := st.NewEncodedObject()
-		if err := o.Encode(obj); err != nil {
-			t.Fatal(err)
-		}
-		h, err := st.SetEncodedObject(obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
-	blob := func(s string) plumbing.Hash {
-		obj := st.NewEncodedObject()
-		obj.SetType(plumbing.BlobObject)
-		w, _ := obj.Writer()
-		_, _ = w.Write([]byte(s))
-		_ = w.Close()
-		h, err := st.SetEncodedObject(obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
+	put, blob := selObjects(t, st)
 	code := blob("package main\n\nfunc main() { println(\"hello\") }\n")
 	deep := put(&object.Tree{Entries: []object.TreeEntry{{Name: "leaf.go", Mode: filemode.Regular, Hash: code}}})
 	for range 5000 {
@@ -989,29 +966,8 @@ func TestSelectRefusesAGitBomb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := repo.Storer
-	put := func(o interface {
-		Encode(plumbing.EncodedObject) error
-	}) plumbing.Hash {
-		obj := st.NewEncodedObject()
-		if err := o.Encode(obj); err != nil {
-			t.Fatal(err)
-		}
-		h, err := st.SetEncodedObject(obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
-	blob := st.NewEncodedObject()
-	blob.SetType(plumbing.BlobObject)
-	w, _ := blob.Writer()
-	_, _ = w.Write([]byte("package bomb\n"))
-	_ = w.Close()
-	level, err := st.SetEncodedObject(blob)
-	if err != nil {
-		t.Fatal(err)
-	}
+	put, blob := selObjects(t, repo.Storer)
+	level := blob("package bomb\n")
 	mode := filemode.Regular
 	for range 5 {
 		var entries []object.TreeEntry
@@ -1030,4 +986,38 @@ func TestSelectRefusesAGitBomb(t *testing.T) {
 	if err != nil || len(files) != 100_000 {
 		t.Fatalf("under the bound: %d files, %v; want 100,000", len(files), err)
 	}
+}
+
+// selObjects writes git objects straight into st: put encodes a tree or a
+// commit, blob stores content. Crafted shapes (very deep or bomb-like
+// trees) cannot be made through a worktree.
+func selObjects(t *testing.T, st storer.EncodedObjectStorer) (put func(interface {
+	Encode(plumbing.EncodedObject) error
+}) plumbing.Hash, blob func(string) plumbing.Hash) {
+	put = func(o interface {
+		Encode(plumbing.EncodedObject) error
+	}) plumbing.Hash {
+		obj := st.NewEncodedObject()
+		if err := o.Encode(obj); err != nil {
+			t.Fatal(err)
+		}
+		h, err := st.SetEncodedObject(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	blob = func(s string) plumbing.Hash {
+		obj := st.NewEncodedObject()
+		obj.SetType(plumbing.BlobObject)
+		w, _ := obj.Writer()
+		_, _ = w.Write([]byte(s))
+		_ = w.Close()
+		h, err := st.SetEncodedObject(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	return put, blob
 }

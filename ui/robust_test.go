@@ -410,16 +410,7 @@ func rbCheckView(t *testing.T, what, view string, w, h int, plain bool) {
 	t.Helper()
 	// Exactly h lines: no more (the terminal would scroll), and none
 	// missing (the root fills the screen, so no stale line stays).
-	lines := strings.Split(view, "\n")
-	if len(lines) != h {
-		t.Errorf("%s at %d×%d: %d lines", what, w, h, len(lines))
-	}
-	for i, l := range lines {
-		if lw := ansi.StringWidth(l); lw > w {
-			t.Errorf("%s at %d×%d: line %d is %d wide: %q", what, w, h, i+1, lw, l)
-			break
-		}
-	}
+	checkFits(t, what, view, w, h)
 	if _, foreign := rbAudit(view); len(foreign) > 0 {
 		t.Errorf("%s at %d×%d: %d raw control sequences reached the screen, first %s", what, w, h, len(foreign), foreign[0])
 	}
