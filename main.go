@@ -33,7 +33,6 @@ import (
 	"unicode"
 
 	"golang.org/x/term"
-	"zombiezen.com/go/sqlite"
 
 	"cicdllm/llm"
 	"cicdllm/llm/hfhub"
@@ -405,21 +404,17 @@ func (e *cmdEnv) openStore(ctx context.Context, write bool) (*store.Store, error
 // wrong with it and what to do, on one line. Nothing here changes the
 // file: it may be the only copy of someone's curated samples.
 func (e *cmdEnv) explainDB(err error) error {
-	if err == nil {
-		return nil
-	}
 	db := e.ws.Rel(e.ws.DBPath)
-	msg := err.Error()
 	const left = "it was left as it is"
-	switch code := sqlite.ErrCode(err).ToPrimary(); {
-	case code == sqlite.ResultNotADB || strings.Contains(msg, "file is not a database"):
+	var foreign *store.ForeignError
+	switch {
+	case errors.Is(err, store.ErrNotDatabase):
 		return fmt.Errorf("%s is not a cicdllm database (not an SQLite file); %s: move it aside, or delete it with `cicdllm reset db --yes`, then run again to start a new one", db, left)
-	case code == sqlite.ResultCorrupt || strings.Contains(msg, "database disk image is malformed"):
+	case errors.Is(err, store.ErrDamaged):
 		return fmt.Errorf("%s is damaged (database disk image is malformed); %s: restore a backup, recover what is left with `sqlite3 %s .recover`, or move it aside to start a new one", db, left, db)
-	case strings.Contains(msg, "was not created by cicdllm"), strings.Contains(msg, "belongs to another application"):
-		why := msg[strings.LastIndex(msg, ": ")+2:]
-		return fmt.Errorf("%s is not a cicdllm database: %s; %s: move it aside or pass another --data-dir", db, why, left)
-	case strings.Contains(msg, "is a directory, not a database file"):
+	case errors.As(err, &foreign):
+		return fmt.Errorf("%s is not a cicdllm database: %s; %s: move it aside or pass another --data-dir", db, foreign.Why, left)
+	case errors.Is(err, store.ErrIsDirectory):
 		return fmt.Errorf("%s is a directory, not a database file; move it aside or pass another --data-dir", db)
 	}
 	return err

@@ -45,6 +45,35 @@ var ErrNotFound = errors.New("not found")
 // skip them.
 var ErrPendingRemain = errors.New("questions are still waiting for answers")
 
+// Why Open could not use a file as the cicdllm database; its error wraps
+// one of these (or a *ForeignError). Open never changes such a file.
+var (
+	ErrNotDatabase = errors.New("not an SQLite database")
+	ErrDamaged     = errors.New("the database file is damaged (database disk image is malformed)")
+	ErrIsDirectory = errors.New("a directory, not a database file")
+)
+
+// ForeignError: the file is an SQLite database, but not cicdllm's.
+type ForeignError struct {
+	Why string // e.g. "the file belongs to another application (application_id 0x1)"
+}
+
+func (e *ForeignError) Error() string { return "not a cicdllm database: " + e.Why }
+
+// unusable marks SQLite's verdicts on a file that is not a usable
+// database with the matching error above. The text is checked as well:
+// some paths report only the message, not the code.
+func unusable(err error) error {
+	msg := err.Error()
+	switch code := sqlite.ErrCode(err).ToPrimary(); {
+	case code == sqlite.ResultNotADB || strings.Contains(msg, "file is not a database"):
+		return fmt.Errorf("%w: %w", ErrNotDatabase, err)
+	case code == sqlite.ResultCorrupt || strings.Contains(msg, "database disk image is malformed"):
+		return fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	return err
+}
+
 // Options controls Open.
 type Options struct {
 	// Lock takes the workspace lock (see LockWorkspace) before touching the
@@ -85,7 +114,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open database: create directory %s: %w", dir, err)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("open database: %s is a directory, not a database file", path)
+		return nil, fmt.Errorf("open database: %s is %w", path, ErrIsDirectory)
 	}
 
 	s := &Store{path: path}
@@ -115,14 +144,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	})
 	if err != nil {
 		s.releaseLock()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, fmt.Errorf("open database %s: %w", path, unusable(err))
 	}
 	s.pool = pool
 
 	if err := s.migrate(ctx); err != nil {
 		_ = pool.Close() // the migration error is the one worth reporting
 		s.releaseLock()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, fmt.Errorf("open database %s: %w", path, unusable(err))
 	}
 	return s, nil
 }
@@ -156,9 +185,9 @@ func checkAppID(conn *sqlite.Conn) error {
 	case id == appID || (id == 0 && tables == 0):
 		return nil
 	case id == 0:
-		return errors.New("the file holds tables but was not created by cicdllm (a database from the Python prototype must be imported, not opened)")
+		return &ForeignError{Why: "the file holds tables but was not created by cicdllm (a database from the Python prototype must be imported, not opened)"}
 	default:
-		return fmt.Errorf("the file belongs to another application (application_id %#x)", id)
+		return &ForeignError{Why: fmt.Sprintf("the file belongs to another application (application_id %#x)", id)}
 	}
 }
 

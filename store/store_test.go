@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -183,6 +184,63 @@ func TestOpenRefusesForeignDatabases(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), "cicdllm") && !strings.Contains(err.Error(), "another application") {
 				t.Errorf("error does not explain the problem: %v", err)
+			}
+			var foreign *ForeignError
+			if !errors.As(err, &foreign) {
+				t.Errorf("error is not a *ForeignError: %v", err)
+			}
+		})
+	}
+}
+
+// TestOpenNamesWhyAFileIsUnusable: random bytes, a damaged database and a
+// directory each give the error a caller can tell apart, and the file is
+// left byte for byte as it was.
+func TestOpenNamesWhyAFileIsUnusable(t *testing.T) {
+	ctx := t.Context()
+	good := filepath.Join(t.TempDir(), "good.db")
+	s, err := Open(ctx, good, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := append([]byte(nil), db...)
+	for i := 100; i < len(damaged); i++ { // keep the header, ruin every page
+		damaged[i] = 0xA5
+	}
+	for name, c := range map[string]struct {
+		content []byte
+		want    error
+	}{
+		"random bytes": {bytes.Repeat([]byte("not sqlite "), 400), ErrNotDatabase},
+		"damaged":      {damaged, ErrDamaged},
+		"directory":    {nil, ErrIsDirectory},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "pipeline.db")
+			if c.content == nil {
+				if err := os.Mkdir(path, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := os.WriteFile(path, c.content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(ctx, path, Options{})
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !errors.Is(err, c.want) {
+				t.Errorf("Open: %v; want it to wrap %q", err, c.want)
+			}
+			if c.content != nil {
+				if after, _ := os.ReadFile(path); !bytes.Equal(after, c.content) {
+					t.Error("Open changed the file")
+				}
 			}
 		})
 	}
