@@ -745,7 +745,7 @@ type eventPrinter struct {
 	status string
 	last   map[string]string
 	// reposFailed counts repositories a prepare could not read at all
-	// (a failure event without a file).
+	// (EventRepoFailed).
 	reposFailed int
 }
 
@@ -1035,7 +1035,7 @@ func (e *cmdEnv) dryRunPrepare(ctx context.Context, r *pipeline.Runner) error {
 	r.ContextSize, r.Dry = ctxSize, pipeline.NewDryRun()
 	p := newEventPrinter(e.stdout, false)
 	r.OnEvent = func(ev pipeline.Event) {
-		if ev.Kind == pipeline.EventFileFailed || ev.Kind == pipeline.EventRepoSkipped {
+		if ev.Kind == pipeline.EventRepoFailed || ev.Kind == pipeline.EventRepoSkipped {
 			p.runnerEvent(ev)
 		}
 	}
@@ -1118,11 +1118,10 @@ func (p *eventPrinter) runnerEvent(ev pipeline.Event) {
 	case pipeline.EventFileDone:
 		p.line("done %s", file)
 	case pipeline.EventFileFailed:
-		if ev.Path == "" {
-			p.reposFailed++
-			file = printable(ev.Repo)
-		}
 		p.line("failed %s: %s", file, printable(ev.Text))
+	case pipeline.EventRepoFailed:
+		p.reposFailed++
+		p.line("failed %s: %s", printable(ev.Repo), printable(ev.Text))
 	case pipeline.EventRepoSkipped:
 		p.line("skipped %s: %s", printable(ev.Repo), printable(ev.Text))
 	case pipeline.EventPaused:

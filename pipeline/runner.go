@@ -105,6 +105,7 @@ const (
 	EventRepoScanning // a repository's tree is being walked
 	EventRepoScanned  // Count = files queued from it
 	EventRepoSkipped  // its licence is not allowed (Text says why)
+	EventRepoFailed   // its repository could not be read at all (Text, Err say why)
 )
 
 // Event is something the Runner did, for the CLI and the UI.
@@ -809,7 +810,7 @@ func (r *Runner) plan(ctx context.Context) error {
 		}
 		if err := r.planRepo(ctx, repo); err != nil {
 			r.Logger.Error("cannot read repository", "repo", repo.Name, "err", err)
-			r.OnEvent(Event{Kind: EventFileFailed, Repo: repo.Name, Text: err.Error(), Err: err})
+			r.OnEvent(Event{Kind: EventRepoFailed, Repo: repo.Name, Text: err.Error(), Err: err})
 		}
 	}
 	return nil

@@ -188,7 +188,7 @@ func selListTree(repo *git.Repository, commitID plumbing.Hash, maxEntries int) (
 			return nil, fmt.Errorf("read tree %s (%q): %w", p.hash, p.prefix, err)
 		}
 		if listed += len(tree.Entries); listed > maxEntries {
-			return nil, fmt.Errorf("the HEAD tree names more than %d files and directories (a git bomb?); the repository was not read", maxEntries)
+			return nil, fmt.Errorf("the HEAD tree names more than %d files and directories (a git bomb?); the repository was not read: remove it from repos.txt", maxEntries)
 		}
 		for _, e := range tree.Entries {
 			if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") {

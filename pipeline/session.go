@@ -449,12 +449,10 @@ func (s *Session) runnerEvent(ev Event) {
 			rp.Planned++
 		case EventFileDone:
 			rp.Done++
+		case EventRepoFailed:
+			rp.State, rp.Err = "failed", ev.Text
 		case EventFileFailed:
-			if ev.Path == "" {
-				rp.State, rp.Err = "failed", ev.Text
-			} else {
-				rp.Failed++
-			}
+			rp.Failed++
 		}
 	}
 	job := s.job

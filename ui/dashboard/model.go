@@ -441,7 +441,7 @@ func (m Model) sessionEvent(ev pipeline.SessionEvent) (Model, tea.Cmd) {
 			}
 			m.mergeRecent()
 			m.wantReload = true // find the stored ids
-		case pipeline.EventFileDone, pipeline.EventFileFailed:
+		case pipeline.EventFileDone, pipeline.EventFileFailed, pipeline.EventRepoFailed:
 			m.wantReload = true
 		}
 	case ev.Scrape != nil:
